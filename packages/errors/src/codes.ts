@@ -1,0 +1,99 @@
+// Every error Cairn raises, in one table. Each code maps once to a POSIX errno
+// (RPC API, FUSE), an HTTP status and an S3 error code (object API, management
+// API). docs/errors.md documents each code; a test keeps the two in sync.
+//
+// Rules: a code is never renamed or reused once released. A code that is no
+// longer raised moves to RETIRED_CODES below, never back into the table.
+
+import type { ErrnoName } from './errno.js';
+
+export interface ErrorDefinition {
+  /** POSIX errno the RPC API reports. */
+  readonly errno: ErrnoName;
+  /** HTTP status the HTTP APIs answer with. */
+  readonly status: number;
+  /** S3 error code for S3 XML error bodies. */
+  readonly s3: string;
+  /** Message template; each %s takes the next argument. */
+  readonly message: string;
+  /** True when retrying the same request later may succeed. */
+  readonly retryable?: boolean;
+}
+
+function def(errno: ErrnoName, status: number, s3: string, message: string, retryable = false): ErrorDefinition {
+  return { errno, status, s3, message, retryable };
+}
+
+export const ERROR_CODES = {
+  // ---- generic -------------------------------------------------------------
+  CAIRN_ERR_INVALID_ARGUMENT: def('EINVAL', 400, 'InvalidArgument', 'invalid argument: %s'),
+  CAIRN_ERR_INTERNAL: def('EIO', 500, 'InternalError', 'internal error: %s'),
+  CAIRN_ERR_NOT_SUPPORTED: def('EOPNOTSUPP', 501, 'NotImplemented', 'not supported: %s'),
+  CAIRN_ERR_CANCELED: def('ECANCELED', 503, 'RequestTimeout', 'canceled: %s'),
+  CAIRN_ERR_CONFIG_INVALID: def('EINVAL', 500, 'InternalError', 'invalid configuration: %s'),
+  CAIRN_ERR_CLOSED: def('EBADF', 503, 'ServiceUnavailable', '%s is closed'),
+
+  // ---- object store (@cairn/objstore) ---------------------------------------
+  CAIRN_ERR_OBJ_NOT_FOUND: def('ENOENT', 404, 'NoSuchKey', 'object not found: %s'),
+  CAIRN_ERR_OBJ_CONTAINER_NOT_FOUND: def('ENOENT', 404, 'NoSuchBucket', 'container not found: %s'),
+  CAIRN_ERR_OBJ_PRECONDITION_FAILED: def('EEXIST', 412, 'PreconditionFailed', 'precondition failed: %s'),
+  CAIRN_ERR_OBJ_UNAUTHORIZED: def('EACCES', 401, 'AccessDenied', 'object store refused the credentials: %s'),
+  CAIRN_ERR_OBJ_FORBIDDEN: def('EACCES', 403, 'AccessDenied', 'object store forbids the request: %s'),
+  CAIRN_ERR_OBJ_UNAVAILABLE: def('EAGAIN', 503, 'ServiceUnavailable', 'object store unavailable: %s', true),
+  CAIRN_ERR_OBJ_TIMEOUT: def('ETIMEDOUT', 504, 'RequestTimeout', 'object store request timed out: %s', true),
+  CAIRN_ERR_OBJ_CONNECTION_RESET: def('ECONNRESET', 503, 'ServiceUnavailable', 'object store connection reset: %s', true),
+  CAIRN_ERR_OBJ_CORRUPT: def('EIO', 500, 'InternalError', 'object is corrupt: %s'),
+  CAIRN_ERR_OBJ_RANGE_NOT_SATISFIABLE: def('EINVAL', 416, 'InvalidRange', 'range not satisfiable: %s'),
+  CAIRN_ERR_OBJ_INVALID_NAME: def('EINVAL', 400, 'InvalidArgument', 'invalid object or container name: %s'),
+  CAIRN_ERR_OBJ_TOO_LARGE: def('EFBIG', 413, 'EntityTooLarge', 'object too large: %s'),
+  CAIRN_ERR_OBJ_SEGMENT_CLOSED: def('EBADF', 500, 'InternalError', 'segment is already closed or aborted: %s'),
+  CAIRN_ERR_OBJ_BACKEND: def('EIO', 502, 'InternalError', 'object store answered unexpectedly: %s'),
+
+  // ---- replay log (@cairn/replaylog) -----------------------------------------
+  CAIRN_ERR_LOG_IO: def('EIO', 500, 'InternalError', 'replay log I/O failed: %s'),
+  CAIRN_ERR_LOG_BAD_MAGIC: def('EIO', 500, 'InternalError', 'replay log has a bad magic number: %s'),
+  CAIRN_ERR_LOG_BAD_VERSION: def('EPROTO', 500, 'InternalError', 'replay log version not supported: %s'),
+  CAIRN_ERR_LOG_TOO_LARGE: def('EFBIG', 413, 'EntityTooLarge', 'replay log record too large: %s'),
+
+  // ---- metadata database (@cairn/headhunter) ---------------------------------
+  CAIRN_ERR_META_BAD_MAGIC: def('EIO', 500, 'InternalError', 'metadata object has a bad magic number: %s'),
+  CAIRN_ERR_META_BAD_VERSION: def('EPROTO', 500, 'InternalError', 'metadata format version not supported: %s'),
+  CAIRN_ERR_META_BAD_CHECKSUM: def('EIO', 500, 'InternalError', 'metadata checksum mismatch: %s'),
+  CAIRN_ERR_META_CORRUPT: def('EIO', 500, 'InternalError', 'metadata is inconsistent: %s'),
+  CAIRN_ERR_META_FENCED: def('EROFS', 503, 'ServiceUnavailable', 'volume is served by another process: %s'),
+  CAIRN_ERR_META_NOT_FORMATTED: def('ENOENT', 404, 'NoSuchBucket', 'volume has no checkpoint (not formatted): %s'),
+  CAIRN_ERR_META_ALREADY_FORMATTED: def('EEXIST', 409, 'BucketAlreadyExists', 'volume is already formatted: %s'),
+  CAIRN_ERR_META_NO_SUCH_TREE: def('EINVAL', 400, 'InvalidArgument', 'no such tree: %s'),
+  CAIRN_ERR_META_SNAPSHOT_NOT_FOUND: def('ENOENT', 404, 'NoSuchKey', 'snapshot not found: %s'),
+  CAIRN_ERR_META_SNAPSHOT_EXISTS: def('EEXIST', 409, 'InvalidArgument', 'snapshot already exists: %s'),
+  CAIRN_ERR_META_READ_ONLY: def('EROFS', 403, 'AccessDenied', 'read-only: %s'),
+  CAIRN_ERR_META_CHECKPOINT_FAILED: def('EIO', 503, 'ServiceUnavailable', 'checkpoint failed: %s', true),
+
+  // ---- filesystem semantics (@cairn/inode and above) ------------------------
+  CAIRN_ERR_FS_NOT_FOUND: def('ENOENT', 404, 'NoSuchKey', 'no such file or directory: %s'),
+  CAIRN_ERR_FS_EXISTS: def('EEXIST', 409, 'InvalidArgument', 'file exists: %s'),
+  CAIRN_ERR_FS_NOT_DIR: def('ENOTDIR', 409, 'InvalidArgument', 'not a directory: %s'),
+  CAIRN_ERR_FS_IS_DIR: def('EISDIR', 409, 'InvalidArgument', 'is a directory: %s'),
+  CAIRN_ERR_FS_NOT_EMPTY: def('ENOTEMPTY', 409, 'BucketNotEmpty', 'directory not empty: %s'),
+  CAIRN_ERR_FS_ACCESS: def('EACCES', 403, 'AccessDenied', 'permission denied: %s'),
+  CAIRN_ERR_FS_PERM: def('EPERM', 403, 'AccessDenied', 'operation not permitted: %s'),
+  CAIRN_ERR_FS_NAME_TOO_LONG: def('ENAMETOOLONG', 400, 'KeyTooLongError', 'file name too long: %s'),
+  CAIRN_ERR_FS_LOOP: def('ELOOP', 400, 'InvalidArgument', 'too many levels of symbolic links: %s'),
+  CAIRN_ERR_FS_INVALID: def('EINVAL', 400, 'InvalidArgument', 'invalid argument: %s'),
+  CAIRN_ERR_FS_NO_XATTR: def('ENODATA', 404, 'NoSuchKey', 'no such attribute: %s'),
+  CAIRN_ERR_FS_XATTR_RANGE: def('ERANGE', 400, 'InvalidArgument', 'attribute too large: %s'),
+  CAIRN_ERR_FS_TOO_MANY_LINKS: def('EMLINK', 409, 'InvalidArgument', 'too many links: %s'),
+  CAIRN_ERR_FS_FILE_TOO_BIG: def('EFBIG', 413, 'EntityTooLarge', 'file too large: %s'),
+  CAIRN_ERR_FS_NO_SPACE: def('ENOSPC', 507, 'InternalError', 'no space left: %s'),
+  CAIRN_ERR_FS_READ_ONLY: def('EROFS', 403, 'AccessDenied', 'read-only file system: %s'),
+  CAIRN_ERR_FS_BUSY: def('EBUSY', 409, 'OperationAborted', 'resource busy: %s'),
+  CAIRN_ERR_FS_STALE: def('ESTALE', 404, 'NoSuchKey', 'stale file handle: %s'),
+  CAIRN_ERR_FS_BAD_HANDLE: def('EBADF', 400, 'InvalidArgument', 'bad file handle: %s'),
+  CAIRN_ERR_FS_CROSS_DEVICE: def('EXDEV', 400, 'InvalidArgument', 'cross-device link: %s'),
+  CAIRN_ERR_FS_IO: def('EIO', 500, 'InternalError', 'input/output error: %s'),
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type CairnErrorCode = keyof typeof ERROR_CODES;
+
+/** Codes that were released and are no longer raised. Never reuse these names. */
+export const RETIRED_CODES: readonly string[] = [];
