@@ -48,12 +48,16 @@ export const ERROR_CODES = {
   CAIRN_ERR_OBJ_TOO_LARGE: def('EFBIG', 413, 'EntityTooLarge', 'object too large: %s'),
   CAIRN_ERR_OBJ_SEGMENT_CLOSED: def('EBADF', 500, 'InternalError', 'segment is already closed or aborted: %s'),
   CAIRN_ERR_OBJ_BACKEND: def('EIO', 502, 'InternalError', 'object store answered unexpectedly: %s'),
+  CAIRN_ERR_OBJ_BAD_VERSION: def('EPROTO', 500, 'InternalError', 'object store format version not supported: %s'),
+  CAIRN_ERR_OBJ_NO_SPACE: def('ENOSPC', 507, 'InternalError', 'object store is out of space: %s'),
 
   // ---- replay log (@cairn/replaylog) -----------------------------------------
   CAIRN_ERR_LOG_IO: def('EIO', 500, 'InternalError', 'replay log I/O failed: %s'),
   CAIRN_ERR_LOG_BAD_MAGIC: def('EIO', 500, 'InternalError', 'replay log has a bad magic number: %s'),
   CAIRN_ERR_LOG_BAD_VERSION: def('EPROTO', 500, 'InternalError', 'replay log version not supported: %s'),
   CAIRN_ERR_LOG_TOO_LARGE: def('EFBIG', 413, 'EntityTooLarge', 'replay log record too large: %s'),
+  CAIRN_ERR_LOG_BAD_CHECKSUM: def('EIO', 500, 'InternalError', 'replay log checksum mismatch: %s'),
+  CAIRN_ERR_LOG_CORRUPT: def('EIO', 500, 'InternalError', 'replay log is inconsistent: %s'),
 
   // ---- metadata database (@cairn/headhunter) ---------------------------------
   CAIRN_ERR_META_BAD_MAGIC: def('EIO', 500, 'InternalError', 'metadata object has a bad magic number: %s'),
@@ -68,6 +72,16 @@ export const ERROR_CODES = {
   CAIRN_ERR_META_SNAPSHOT_EXISTS: def('EEXIST', 409, 'InvalidArgument', 'snapshot already exists: %s'),
   CAIRN_ERR_META_READ_ONLY: def('EROFS', 403, 'AccessDenied', 'read-only: %s'),
   CAIRN_ERR_META_CHECKPOINT_FAILED: def('EIO', 503, 'ServiceUnavailable', 'checkpoint failed: %s', true),
+
+  // ---- data path (@cairn/segments) ---------------------------------------------
+  CAIRN_ERR_SEG_PUT_FAILED: def('EIO', 503, 'ServiceUnavailable', 'log segment %s could not be stored: %s'),
+  CAIRN_ERR_SEG_COMMIT_FAILED: def('EIO', 500, 'InternalError', 'log segment %s is stored but its extents were not committed: %s'),
+  CAIRN_ERR_SEG_NONCE_REUSED: def('EIO', 500, 'InternalError', 'segment nonce handed out twice: %s'),
+  CAIRN_ERR_SEG_EXTENTS_CORRUPT: def('EIO', 500, 'InternalError', 'extent map is inconsistent: %s'),
+  CAIRN_ERR_SEG_SHORT_READ: def('EIO', 500, 'InternalError', 'log segment is shorter than its extents say: %s'),
+  CAIRN_ERR_SEG_BAD_MAGIC: def('EIO', 500, 'InternalError', 'log segment summary has a bad magic number: %s'),
+  CAIRN_ERR_SEG_BAD_VERSION: def('EPROTO', 500, 'InternalError', 'log segment summary version not supported: %s'),
+  CAIRN_ERR_SEG_BAD_CHECKSUM: def('EIO', 500, 'InternalError', 'log segment summary checksum mismatch: %s'),
 
   // ---- filesystem semantics (@cairn/inode and above) ------------------------
   CAIRN_ERR_FS_NOT_FOUND: def('ENOENT', 404, 'NoSuchKey', 'no such file or directory: %s'),
