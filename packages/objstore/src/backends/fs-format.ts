@@ -1,0 +1,147 @@
+// On-disk formats of the fs backend: the object header and the store marker.
+// docs/formats.md, section "fs backend layout", is the reference; keep the two in
+// step. All integers are big-endian; checksums are CRC-32 (IEEE 802.3, zlib.crc32).
+
+import { crc32 } from 'node:zlib';
+import { cairnError } from '@cairn/errors';
+
+// ---- store marker (<root>/.cairn-objstore) ---------------------------------------
+
+/** Name of the marker file at the store root. */
+export const STORE_MARKER_FILE = '.cairn-objstore';
+/** Directory (under the root) holding temp files; never a valid container name. */
+export const TEMP_DIR = '.tmp';
+export const STORE_MAGIC = Buffer.from('CAIRNFSS', 'latin1');
+export const STORE_VERSION = 1;
+/** Bytes of an object name per directory level of the name trie (see fs-path.ts). */
+export const NAME_STRIDE = 2;
+/** magic 8 | version u16 | stride u16 | reserved u32 | crc32 u32 */
+export const STORE_MARKER_BYTES = 20;
+
+export function encodeStoreMarker(): Buffer {
+  const b = Buffer.alloc(STORE_MARKER_BYTES);
+  STORE_MAGIC.copy(b, 0);
+  b.writeUInt16BE(STORE_VERSION, 8);
+  b.writeUInt16BE(NAME_STRIDE, 10);
+  b.writeUInt32BE(0, 12);
+  b.writeUInt32BE(crc32(b.subarray(0, 16)), 16);
+  return b;
+}
+
+/** Validates a store marker; each failure has its own message (magic, checksum, version, stride). */
+export function checkStoreMarker(b: Buffer, where: string): void {
+  if (b.length !== STORE_MARKER_BYTES || !b.subarray(0, 8).equals(STORE_MAGIC)) {
+    throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: not a Cairn fs object store marker (bad magic or size)`);
+  }
+  if (b.readUInt32BE(16) !== crc32(b.subarray(0, 16))) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: marker checksum mismatch`);
+  const version = b.readUInt16BE(8);
+  if (version !== STORE_VERSION) throw cairnError('CAIRN_ERR_OBJ_BAD_VERSION', `${where}: store version ${version}, this build reads ${STORE_VERSION}`);
+  const stride = b.readUInt16BE(10);
+  if (stride !== NAME_STRIDE) throw cairnError('CAIRN_ERR_OBJ_BAD_VERSION', `${where}: name stride ${stride}, this build uses ${NAME_STRIDE}`);
+}
+
+// ---- object header (first bytes of every object file) -----------------------------
+
+export const OBJECT_MAGIC = Buffer.from('CAIRNOBJ', 'latin1');
+export const OBJECT_VERSION = 1;
+/** Bytes before the variable part: magic..metaCount. */
+export const HEADER_FIXED_BYTES = 52;
+/** Largest header a reader accepts (name 1024 + metadata well under this). */
+export const MAX_HEADER_BYTES = 64 * 1024;
+/** How much a reader fetches first; almost every header fits. */
+export const HEADER_PROBE_BYTES = 4096;
+
+export interface ObjectHeader {
+  /** Total header bytes, CRC included: the body starts at this file offset. */
+  readonly headerLength: number;
+  /** Body bytes. */
+  readonly size: number;
+  /** Publish time, ms since the epoch. */
+  readonly mtime: number;
+  /** MD5 of the body, 16 raw bytes. */
+  readonly md5: Buffer;
+  /** The object name (UTF-8), checked against the path it was found at. */
+  readonly name: string;
+  readonly meta: Readonly<Record<string, string>>;
+}
+
+/**
+ * Encodes a header. Its length depends only on the name and metadata, so a writer
+ * can reserve the space first (with size 0 and a zero MD5) and rewrite it in
+ * place once the body is written.
+ */
+export function encodeHeader(h: Omit<ObjectHeader, 'headerLength'>): Buffer {
+  const name = Buffer.from(h.name, 'utf8');
+  const metaEntries = Object.entries(h.meta).map(([k, v]) => [Buffer.from(k, 'latin1'), Buffer.from(v, 'latin1')] as const);
+  const metaBytes = metaEntries.reduce((n, [k, v]) => n + 1 + k.length + 2 + v.length, 0);
+  const length = HEADER_FIXED_BYTES + name.length + metaBytes + 4;
+  const b = Buffer.alloc(length);
+  OBJECT_MAGIC.copy(b, 0);
+  b.writeUInt16BE(OBJECT_VERSION, 8);
+  b.writeUInt16BE(0, 10);
+  b.writeUInt32BE(length, 12);
+  b.writeBigUInt64BE(BigInt(h.size), 16);
+  b.writeBigUInt64BE(BigInt(h.mtime), 24);
+  h.md5.copy(b, 32, 0, 16);
+  b.writeUInt16BE(name.length, 48);
+  b.writeUInt16BE(metaEntries.length, 50);
+  let at = HEADER_FIXED_BYTES;
+  at += name.copy(b, at);
+  for (const [k, v] of metaEntries) {
+    b.writeUInt8(k.length, at++);
+    at += k.copy(b, at);
+    b.writeUInt16BE(v.length, at);
+    at += 2;
+    at += v.copy(b, at);
+  }
+  b.writeUInt32BE(crc32(b.subarray(0, at)), at);
+  return b;
+}
+
+/**
+ * Reads the total header length from the first 16 bytes, checking magic and
+ * version. Throws CAIRN_ERR_OBJ_CORRUPT / CAIRN_ERR_OBJ_BAD_VERSION.
+ */
+export function headerLength(b: Buffer, where: string): number {
+  if (b.length < 16 || !b.subarray(0, 8).equals(OBJECT_MAGIC)) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: bad object header magic`);
+  const version = b.readUInt16BE(8);
+  if (version !== OBJECT_VERSION) throw cairnError('CAIRN_ERR_OBJ_BAD_VERSION', `${where}: object header version ${version}, this build reads ${OBJECT_VERSION}`);
+  const length = b.readUInt32BE(12);
+  if (length < HEADER_FIXED_BYTES + 4 || length > MAX_HEADER_BYTES) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: header length ${length}`);
+  return length;
+}
+
+/** Decodes and verifies a whole header (b holds at least headerLength(b) bytes). */
+export function decodeHeader(b: Buffer, where: string): ObjectHeader {
+  const length = headerLength(b, where);
+  if (b.length < length) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: header truncated (${b.length} of ${length} bytes)`);
+  if (b.readUInt32BE(length - 4) !== crc32(b.subarray(0, length - 4))) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: header checksum mismatch`);
+  const size = b.readBigUInt64BE(16);
+  const mtime = b.readBigUInt64BE(24);
+  if (size > BigInt(Number.MAX_SAFE_INTEGER) || mtime > BigInt(Number.MAX_SAFE_INTEGER)) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: size or mtime out of range`);
+  const nameLength = b.readUInt16BE(48);
+  const metaCount = b.readUInt16BE(50);
+  let at = HEADER_FIXED_BYTES;
+  const end = length - 4;
+  const need = (n: number): void => {
+    if (at + n > end) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: header fields overrun`);
+  };
+  need(nameLength);
+  const name = b.toString('utf8', at, at + nameLength);
+  at += nameLength;
+  const meta: Record<string, string> = {};
+  for (let i = 0; i < metaCount; i++) {
+    need(1);
+    const kl = b.readUInt8(at++);
+    need(kl + 2);
+    const k = b.toString('latin1', at, at + kl);
+    at += kl;
+    const vl = b.readUInt16BE(at);
+    at += 2;
+    need(vl);
+    meta[k] = b.toString('latin1', at, at + vl);
+    at += vl;
+  }
+  if (at !== end) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: ${end - at} stray header bytes`);
+  return { headerLength: length, size: Number(size), mtime: Number(mtime), md5: Buffer.from(b.subarray(32, 48)), name, meta };
+}

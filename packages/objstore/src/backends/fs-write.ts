@@ -1,0 +1,197 @@
+// Writing objects for the fs backend: stream the body into a temp file (header
+// space reserved, MD5 computed on the way), write the real header, fsync, then
+// publish atomically under the object's path. A crash at any point leaves either
+// the old object or the new one, plus at most a temp file that the next open
+// removes.
+
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { cairnError } from '@cairn/errors';
+import { encodeHeader, type ObjectHeader } from './fs-format.js';
+import { errnoCode, fsError, fsyncDir } from './fs-io.js';
+
+/** File mode of object and temp files, and of directories (owner only). */
+export const FILE_MODE = 0o600;
+export const DIR_MODE = 0o700;
+
+/** Temp file names: `<pid>-<16 hex>.tmp`, so a later open can tell whose they are. */
+export const TEMP_NAME_RE = /^(\d+)-[0-9a-f]{16}\.tmp$/;
+
+export function tempName(): string {
+  return `${process.pid}-${randomBytes(8).toString('hex')}.tmp`;
+}
+
+/** Coalesce small body chunks into writes of about this many bytes. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * A new object being written into a temp file. Not safe for concurrent write()
+ * calls: callers serialize them (the segment keeps a queue).
+ */
+export class ObjectWriter {
+  private readonly hash: Hash = createHash('md5');
+  private pos: number;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private closed = false;
+  private gone = false;
+  /** Body bytes accepted so far. */
+  size = 0;
+  /** Body bytes handed to the file so far. */
+  written = 0;
+
+  private constructor(
+    readonly tempPath: string,
+    private readonly fh: FileHandle,
+    private readonly name: string,
+    private readonly meta: Readonly<Record<string, string>>,
+    private readonly headerBytes: number,
+  ) {
+    this.pos = headerBytes;
+  }
+
+  /** Creates the temp file in `tempDir` (recreating the directory if someone removed it). */
+  static async create(tempDir: string, name: string, meta: Readonly<Record<string, string>> | undefined): Promise<ObjectWriter> {
+    const m = { ...(meta ?? {}) };
+    const headerBytes = encodeHeader({ name, size: 0, mtime: 0, md5: Buffer.alloc(16), meta: m }).length;
+    for (let attempt = 0; ; attempt++) {
+      const path = join(tempDir, tempName());
+      try {
+        const fh = await open(path, 'wx', FILE_MODE);
+        return new ObjectWriter(path, fh, name, m, headerBytes);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT' || attempt > 0) throw fsError(err, `temp file for ${name}`);
+        await mkdir(tempDir, { recursive: true, mode: DIR_MODE });
+      }
+    }
+  }
+
+  /** Accepts body bytes; small chunks are batched, large ones written through. */
+  async write(chunk: Buffer): Promise<void> {
+    if (chunk.length === 0) return;
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= WRITE_BATCH) await this.flush();
+  }
+
+  /** Writes what is batched. */
+  async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const chunks = this.pending;
+    const n = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    let done = 0;
+    while (done < n) {
+      const r = await this.fh.writev(done === 0 ? chunks : remainder(chunks, done), this.pos);
+      if (r.bytesWritten === 0) throw cairnError('CAIRN_ERR_OBJ_BACKEND', `${this.name}: write made no progress`);
+      done += r.bytesWritten;
+      this.pos += r.bytesWritten;
+    }
+    this.written += n;
+  }
+
+  /** Writes the header, makes the file durable (when fsync) and closes it. */
+  async finish(fsync: boolean): Promise<ObjectHeader> {
+    const h = { name: this.name, size: this.size, mtime: Date.now(), md5: this.hash.digest(), meta: this.meta };
+    const header = encodeHeader(h);
+    if (header.length !== this.headerBytes) throw cairnError('CAIRN_ERR_INTERNAL', `${this.name}: header length changed`);
+    if (this.written === 0) {
+      // Nothing on disk yet (a small body): header and body in one write.
+      this.pending.unshift(header);
+      this.pendingBytes += header.length;
+      this.pos = 0;
+      await this.flush();
+      this.written -= header.length;
+    } else {
+      await this.flush();
+      await this.fh.write(header, 0, header.length, 0);
+    }
+    if (fsync) await this.fh.datasync();
+    this.closed = true;
+    await this.fh.close();
+    return { ...h, headerLength: header.length };
+  }
+
+  /** Records that publish() moved the temp file away (nothing left to discard). */
+  published(): void {
+    this.gone = true;
+  }
+
+  /** Closes (if needed) and removes the temp file. Never throws. */
+  async discard(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.fh.close().catch(() => undefined);
+    }
+    if (!this.gone) {
+      this.gone = true;
+      await unlink(this.tempPath).catch(() => undefined);
+    }
+  }
+}
+
+function remainder(chunks: readonly Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const c of chunks) {
+    if (skip >= c.length) {
+      skip -= c.length;
+      continue;
+    }
+    out.push(skip > 0 ? c.subarray(skip) : c);
+    skip = 0;
+  }
+  return out;
+}
+
+/** How often publish re-creates directories a concurrent delete pruned away. */
+const PUBLISH_ATTEMPTS = 16;
+
+/**
+ * Moves a finished temp file to `finalPath`, creating the directories on the way.
+ * exclusive (create-if-absent): link(2), which fails with EEXIST when the name
+ * exists, even against another process; the temp name is unlinked afterwards.
+ * Otherwise rename(2): atomic replace, the last writer wins. With fsync, the
+ * directory holding the new entry, and any directory this call created, are
+ * fsynced before returning.
+ */
+export async function publish(tempPath: string, finalPath: string, stopDir: string, exclusive: boolean, fsync: boolean, what: string): Promise<void> {
+  const parent = dirname(finalPath);
+  let firstCreated: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (exclusive) await link(tempPath, finalPath);
+      else await rename(tempPath, finalPath);
+      break;
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'EEXIST' && exclusive) throw cairnError('CAIRN_ERR_OBJ_PRECONDITION_FAILED', `${what} exists`, { cause: err });
+      if (code !== 'ENOENT') throw fsError(err, what);
+      if (attempt >= PUBLISH_ATTEMPTS) throw cairnError('CAIRN_ERR_OBJ_BACKEND', `${what}: publishing kept failing with ENOENT (temp file removed?)`, { cause: err });
+      // The directory is missing (new name, or pruned by a concurrent delete).
+      try {
+        const created = await mkdir(parent, { recursive: true, mode: DIR_MODE });
+        if (created !== undefined && (firstCreated === undefined || created.length < firstCreated.length)) firstCreated = created;
+      } catch (mkErr) {
+        if (errnoCode(mkErr) !== 'ENOENT') throw fsError(mkErr, what);
+      }
+    }
+  }
+  if (exclusive) await unlink(tempPath).catch(() => undefined);
+  if (!fsync) return;
+  try {
+    await fsyncDir(parent);
+    if (firstCreated !== undefined) {
+      // Each created directory's entry lives in its parent: sync up to the parent of the first one.
+      for (let d = dirname(parent), stop = dirname(firstCreated); d.length >= stop.length && d.length >= stopDir.length; d = dirname(d)) {
+        await fsyncDir(d);
+        if (d === stop) break;
+      }
+    }
+  } catch (err) {
+    throw fsError(err, `${what} (directory fsync)`);
+  }
+}
