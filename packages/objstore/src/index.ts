@@ -8,3 +8,9 @@ export { resolveRange } from './range.js';
 export { ContainerBase, DEFAULT_LIST_LIMIT, listLimit } from './container-base.js';
 export { createMemoryStore, type MemoryStoreOptions } from './backends/memory.js';
 export { createFsStore, type FsStoreOptions } from './backends/fs.js';
+export { createS3Store, type S3StoreOptions, type S3RetryPolicy } from './backends/s3.js';
+export {
+  createChaosStore, CHAOS_OPS, type ChaosStore, type ChaosOptions, type ChaosFaultRates, type ChaosOp, type ChaosOpCounters,
+  type ChaosCounters,
+} from './backends/chaos.js';
+export { createRetryingStore, type RetryingStoreOptions } from './backends/chaos-retry.js';
