@@ -14,3 +14,4 @@ export {
   type ChaosCounters,
 } from './backends/chaos.js';
 export { createRetryingStore, type RetryingStoreOptions } from './backends/chaos-retry.js';
+export { createSwiftStore, type SwiftStoreOptions, type SwiftRetryPolicy } from './backends/swift.js';

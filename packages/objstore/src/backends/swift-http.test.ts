@@ -231,6 +231,17 @@ describe('swift retry loop', () => {
     expect(fake.object('later', 'x')?.data.toString()).toBe('12345');
   });
 
+  it('a streamed put into a container deleted behind its back recreates it and asks for a retry', async () => {
+    const s = open();
+    const c = s.container('gone');
+    await c.put('first', Readable.from([Buffer.from('1')]));
+    fake.containers.delete('gone');
+    const e = await failure(c.put('second', Readable.from([Buffer.from('2')])));
+    expect([e.code, isRetryable(e)]).toEqual(['CAIRN_ERR_OBJ_UNAVAILABLE', true]);
+    expect(fake.containers.has('gone')).toBe(true);
+    expect((await c.put('second', Readable.from([Buffer.from('2')]))).size).toBe(1);
+  });
+
   it('delete: a 404 after an attempt of unknown outcome counts as done even with mustExist', async () => {
     const s = open();
     const c = s.container('box');

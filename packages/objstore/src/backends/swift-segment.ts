@@ -17,7 +17,10 @@
 //     returns the same promise; after it succeeded, CAIRN_ERR_OBJ_SEGMENT_CLOSED.
 //   - abort() cancels the request before the final chunk: Swift discards a
 //     chunked PUT whose terminating chunk never came, so nothing becomes visible.
-//     Idempotent; a no-op after close() succeeded.
+//     Idempotent; a no-op after close() succeeded. Once close() has sent the
+//     final chunk, Swift may commit the object even if abort() follows.
+//   - Memory: the kept chunks (at most maxSize bytes) are released when close()
+//     succeeds or abort() is called.
 
 import { createHash, type Hash } from 'node:crypto';
 import { cairnError, type CairnError } from '@cairn/errors';

@@ -240,15 +240,15 @@ class SwiftContainer extends ContainerBase {
     let res: SwiftResponse;
     const started = Date.now();
     try {
+      // A container deleted since it was seen: created again, and the caller is told to retry.
       res = await this.http.call({
         method: 'PUT', container: this.name, object: name, headers, body: source(), expect, idempotent: false,
-        ...(signal ? { signal } : {}),
+        createContainerOn404: true, ...(signal ? { signal } : {}),
       });
     } catch (err) {
       if (sourceError !== undefined) {
         throw isCairnError(sourceError) ? sourceError : toCairnError(sourceError, 'CAIRN_ERR_CANCELED');
       }
-      if (isCairnError(err, 'CAIRN_ERR_OBJ_CONTAINER_NOT_FOUND')) this.store.knownContainers.delete(this.name);
       throw err;
     }
     await drainBody(res.body, 0);
