@@ -159,6 +159,24 @@ export const ERROR_CODES = {
   CAIRN_ERR_S3_INVALID_PART_ORDER: def('EINVAL', 400, 'InvalidPartOrder', 'parts not in ascending order: %s'),
   CAIRN_ERR_S3_ENTITY_TOO_SMALL: def('EINVAL', 400, 'EntityTooSmall', 'part too small: %s'),
   CAIRN_ERR_S3_INVALID_ARGUMENT: def('EINVAL', 400, 'InvalidArgument', 'invalid argument: %s'),
+
+  // ---- configuration and management API (@cairn/daemon, @cairn/mgmt) -----------
+  CAIRN_ERR_CONFIG_NOT_FOUND: def('ENOENT', 500, 'InternalError', 'configuration file not found: %s'),
+  CAIRN_ERR_CONFIG_PARSE: def('EINVAL', 500, 'InternalError', 'configuration file is not valid YAML: %s'),
+  CAIRN_ERR_CONFIG_SCHEMA: def('EINVAL', 500, 'InternalError', 'configuration does not match the schema: %s'),
+  CAIRN_ERR_CONFIG_ENV: def('EINVAL', 500, 'InternalError', 'environment override is invalid: %s'),
+  CAIRN_ERR_MGMT_UNAUTHORIZED: def('EACCES', 401, 'AccessDenied', 'management API needs a valid bearer token: %s'),
+  CAIRN_ERR_MGMT_FORBIDDEN: def('EPERM', 403, 'AccessDenied', 'this token may only read: %s'),
+  CAIRN_ERR_MGMT_BAD_REQUEST: def('EINVAL', 400, 'InvalidRequest', 'bad management request: %s'),
+  CAIRN_ERR_MGMT_NO_SUCH_VOLUME: def('ENOENT', 404, 'NoSuchBucket', 'no such volume: %s'),
+  CAIRN_ERR_MGMT_VOLUME_EXISTS: def('EEXIST', 409, 'BucketAlreadyExists', 'volume already exists: %s'),
+  CAIRN_ERR_MGMT_NOT_SERVED: def('ENXIO', 409, 'InvalidRequest', 'volume is not served by this daemon: %s'),
+  CAIRN_ERR_MGMT_ALREADY_SERVED: def('EBUSY', 409, 'OperationAborted', 'volume is already served by this daemon: %s'),
+  CAIRN_ERR_MGMT_OWNED_ELSEWHERE: def('EBUSY', 409, 'OperationAborted', 'volume is owned by another daemon: %s'),
+  CAIRN_ERR_MGMT_VOLUME_BUSY: def('EBUSY', 409, 'OperationAborted', 'volume is busy: %s', true),
+  CAIRN_ERR_MGMT_NO_SUCH_JOB: def('ENOENT', 404, 'NoSuchKey', 'no such job: %s'),
+  CAIRN_ERR_MGMT_JOB_RUNNING: def('EBUSY', 409, 'OperationAborted', 'a job of this kind is already running on the volume: %s'),
+  CAIRN_ERR_MGMT_SHUTTING_DOWN: def('ECANCELED', 503, 'ServiceUnavailable', 'the daemon is shutting down: %s', true),
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type CairnErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,47 @@
+// A real Filesystem (@cairn/inode) on the in-memory object store, served by
+// createCairnServer, for end-to-end RPC tests and the benchmark.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatFilesystem, mountFilesystem, type Filesystem } from '../../../packages/inode/src/index.js';
+import { createMemoryStore } from '../../../packages/objstore/src/index.js';
+import { createCairnServer, type CairnServerOptions, type RpcServer } from '../../../packages/rpc/src/index.js';
+
+export const FS_SECRET = 'fs-volume-secret-abcdef';
+
+export interface MemoryFs {
+  readonly fs: Filesystem;
+  close(): Promise<void>;
+}
+
+/** Formats and mounts a filesystem volume on a fresh memory store (replay log in a temp dir, no fsync). */
+export async function memoryFilesystem(volume = 'rpcvol'): Promise<MemoryFs> {
+  const store = createMemoryStore();
+  const logDir = mkdtempSync(join(tmpdir(), 'cairn-rpc-'));
+  await formatFilesystem({ store, volume, logDir, fsync: false });
+  const fs = await mountFilesystem({ store, volume, logDir, fsync: false, segments: { maxFlushTimeMs: 50 } });
+  return {
+    fs,
+    async close() {
+      await fs.unmount();
+      rmSync(logDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A filesystem and a started server exporting it as volume "rpcvol". */
+export async function startFsServer(over: Partial<CairnServerOptions> = {}): Promise<{ mem: MemoryFs; server: RpcServer; port: number; close(): Promise<void> }> {
+  const mem = await memoryFilesystem();
+  const server = createCairnServer({ volumes: [{ name: 'rpcvol', secret: FS_SECRET, fs: mem.fs }], ...over });
+  const { port } = await server.start();
+  return {
+    mem,
+    server,
+    port,
+    async close() {
+      await server.close();
+      await mem.close();
+    },
+  };
+}
