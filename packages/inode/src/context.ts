@@ -1,0 +1,183 @@
+// The state of one mounted filesystem shared by the topic modules (namei,
+// dir, rename, attrs, xattr, data, reclaim, journal): the headhunter volume,
+// the segment writer, the read cache, and what lives only in memory (open
+// handles, pending write times, per-inode locks). Not exported by the package.
+
+import { cairnError } from '@cairn/errors';
+import type { Headhunter } from '@cairn/headhunter';
+import type { ObjectStore } from '@cairn/objstore';
+import type { ReplayLog } from '@cairn/replaylog';
+import type { ReadCache, SegmentLocator, SegmentWriter } from '@cairn/segments';
+import type { Logger } from 'pino';
+import { KeyedMutex, TaskSet } from './locks.js';
+import { FsTx } from './tx.js';
+import type { Cred } from './types.js';
+
+export interface ResolvedOptions {
+  readonly atime: 'relatime' | 'noatime';
+  readonly capacityBytes: number;
+  readonly maxInodes: number;
+  readonly journalMinEntries: number;
+  readonly journalHorizonMs: number;
+  /** 0 disables the timer. */
+  readonly journalCompactIntervalMs: number;
+  /** 0 disables the timer. */
+  readonly segmentReclaimIntervalMs: number;
+  readonly retainCheckpoints: number;
+  readonly clock: () => bigint;
+}
+
+/** An open file handle. */
+export interface Handle {
+  readonly ino: number;
+  readonly cred: Cred;
+  readonly read: boolean;
+  readonly write: boolean;
+  readonly append: boolean;
+}
+
+/** Times of writes not yet committed (read-your-writes for getattr; the commit writes them). */
+export interface DirtyTimes {
+  /** undefined after an explicit mtime set (utimes) since the last write. */
+  mtime: bigint | undefined;
+  ctime: bigint;
+}
+
+export class Vol {
+  /** Per-inode lock of the data path (write, truncate, fallocate, concat/clone, wrote). */
+  readonly gate = new KeyedMutex<number>();
+  /** Background work (atime updates, reclaims) that unmount waits for. */
+  readonly tasks = new TaskSet();
+  readonly handles = new Map<number, Handle>();
+  /** Open handles per inode. */
+  readonly opens = new Map<number, number>();
+  readonly dirty = new Map<number, DirtyTimes>();
+  /** Per inode, a value that changes whenever its extent map changes (readers retry on a change). */
+  readonly extentGen = new Map<number, number>();
+  /** write() calls between noting their times and the writer holding the bytes (dirty entries stay). */
+  readonly writing = new Map<number, number>();
+  /** Reads in progress per inode (extentGen entries stay while any runs). */
+  readonly readers = new Map<number, number>();
+  /** Write failures per inode not yet reported by flush/fsync. */
+  readonly writeErrors = new Map<number, Error>();
+  /** Inodes with an atime update under way. */
+  readonly atimePending = new Set<number>();
+  /** Inodes whose data is being reclaimed now. */
+  readonly reclaiming = new Set<number>();
+  /** Woken after every commit that wrote journal entries. */
+  readonly journalWaiters = new Set<() => void>();
+  /** Called after a commit left an inode with nlink 0 (reclaims it unless open). */
+  onUnlinked: (ino: number) => Promise<void> = async () => {};
+  private nextFh = 1;
+  private genCounter = 0;
+  closed = false;
+
+  constructor(
+    readonly hh: Headhunter,
+    readonly store: ObjectStore,
+    readonly writer: SegmentWriter,
+    readonly cache: ReadCache,
+    readonly log: ReplayLog,
+    readonly logger: Logger,
+    readonly o: ResolvedOptions,
+    readonly volumeId: string,
+    readonly locate: SegmentLocator,
+  ) {}
+
+  now(): bigint {
+    return this.o.clock();
+  }
+
+  /** Throws CAIRN_ERR_CLOSED once unmount started (every API call checks first). */
+  checkOpen(): void {
+    if (this.closed) throw cairnError('CAIRN_ERR_CLOSED', `filesystem ${this.volumeId}`);
+  }
+
+  /**
+   * Runs fn as one atomic, durable transaction (fn may run more than once;
+   * keep it free of side effects). After the commit: wakes journal waiters,
+   * reclaims inodes whose last link went (unless open).
+   */
+  async tx<T>(fn: (t: FsTx) => T): Promise<T> {
+    const now = this.now();
+    const hh = this.hh;
+    const env = {
+      now,
+      get checkpointSeq(): number {
+        return hh.stats().checkpoint.seq;
+      },
+    };
+    const { result } = await hh.transact((tx) => {
+      const t = new FsTx(tx, env);
+      const r = fn(t);
+      t.finish();
+      return { r, journaled: t.journaled.length, unlinked: t.unlinked };
+    });
+    if (result.journaled > 0) this.wakeJournal();
+    for (const ino of result.unlinked) if (!this.isOpen(ino)) await this.onUnlinked(ino);
+    return result.r;
+  }
+
+  wakeJournal(): void {
+    for (const w of [...this.journalWaiters]) w();
+  }
+
+  isOpen(ino: number): boolean {
+    return (this.opens.get(ino) ?? 0) > 0;
+  }
+
+  addHandle(h: Handle): number {
+    const fh = this.nextFh++;
+    this.handles.set(fh, h);
+    this.opens.set(h.ino, (this.opens.get(h.ino) ?? 0) + 1);
+    return fh;
+  }
+
+  /** Removes a handle; returns its inode and whether that was the inode's last handle. */
+  dropHandle(fh: number): { ino: number; last: boolean } {
+    const h = this.handles.get(fh);
+    if (h === undefined) throw cairnError('CAIRN_ERR_FS_BAD_HANDLE', String(fh));
+    this.handles.delete(fh);
+    const n = (this.opens.get(h.ino) ?? 1) - 1;
+    if (n <= 0) this.opens.delete(h.ino);
+    else this.opens.set(h.ino, n);
+    return { ino: h.ino, last: n <= 0 };
+  }
+
+  /** The handle `fh` if it is open on `ino`. */
+  handleFor(fh: number | undefined, ino: number): Handle | undefined {
+    if (fh === undefined) return undefined;
+    const h = this.handles.get(fh);
+    if (h === undefined || h.ino !== ino) throw cairnError('CAIRN_ERR_FS_BAD_HANDLE', `${fh} (inode ${ino})`);
+    return h;
+  }
+
+  /** Notes that the extent map of `ino` changed. */
+  bumpExtents(ino: number): void {
+    this.extentGen.set(ino, ++this.genCounter);
+  }
+
+  extentsVersion(ino: number): number {
+    return this.extentGen.get(ino) ?? 0;
+  }
+
+  /** Forgets in-memory write state of an inode with no pending writes. */
+  pruneIfClean(ino: number): boolean {
+    if (this.writing.has(ino) || this.writer.pendingExtents(BigInt(ino)).length > 0) return false;
+    this.dirty.delete(ino);
+    if (!this.readers.has(ino)) this.extentGen.delete(ino);
+    return true;
+  }
+
+  /** Runs a read of `ino` (pruneIfClean keeps its extent version meanwhile). */
+  async reading<T>(ino: number, fn: () => Promise<T>): Promise<T> {
+    this.readers.set(ino, (this.readers.get(ino) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const n = (this.readers.get(ino) ?? 1) - 1;
+      if (n <= 0) this.readers.delete(ino);
+      else this.readers.set(ino, n);
+    }
+  }
+}

@@ -1,0 +1,209 @@
+// Public types of the filesystem API (re-exported by index.ts): credentials,
+// attributes, directory listings, open flags, statfs, the change journal.
+
+import type { ChangeKind } from './records.js';
+
+export type { ChangeKind } from './records.js';
+
+/** Who calls: checked on every operation like Linux does (uid 0 is root and bypasses permission bits). */
+export interface Cred {
+  readonly uid: number;
+  readonly gid: number;
+  /** Supplementary groups. */
+  readonly groups?: readonly number[];
+}
+
+export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block';
+
+/** What getattr returns (stat). Times are nanoseconds since the epoch. */
+export interface Attr {
+  readonly ino: number;
+  readonly type: FileType;
+  /** st_mode: S_IF* type bits | permission bits (with setuid, setgid, sticky). */
+  readonly mode: number;
+  readonly nlink: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Size in bytes, pending (not yet durable) writes included. */
+  readonly size: number;
+  /** 512-byte blocks: the size rounded up (holes are not subtracted). */
+  readonly blocks: number;
+  readonly blksize: number;
+  readonly rdev: number;
+  readonly atimeNs: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly btimeNs: bigint;
+  /** Bumped by every change of the inode (NFSv4 change attribute). */
+  readonly change: number;
+  /** Changes with every change of the contents (pending writes count: one more than the durable value while any exist). */
+  readonly dataVersion: number;
+  /** The ETag the object API recorded and the dataVersion it is valid for. */
+  readonly etag?: { readonly value: string; readonly dataVersion: number };
+}
+
+/** A time to set: nanoseconds since the epoch, or 'now' (UTIME_NOW); leave the field out for UTIME_OMIT. */
+export type TimeSpec = bigint | 'now';
+
+/** setattr changes; fields left out are not changed. */
+export interface SetAttr {
+  /** Permission bits (0o7777); the type bits are ignored. */
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  /** truncate / extend. */
+  readonly size?: number;
+  readonly atime?: TimeSpec;
+  readonly mtime?: TimeSpec;
+}
+
+/** Options of create/mkdir/mknod. */
+export interface CreateOptions {
+  /** Bits cleared from the mode (the caller's umask; default 0). */
+  readonly umask?: number;
+}
+
+/** Access modes of open(). */
+export interface OpenFlags {
+  readonly read?: boolean;
+  readonly write?: boolean;
+  /** Every write goes to the end of the file (O_APPEND). */
+  readonly append?: boolean;
+  /** Truncate to 0 on open (O_TRUNC; needs write). */
+  readonly truncate?: boolean;
+}
+
+export interface CreateFileOptions extends CreateOptions {
+  /** Fail with EEXIST when the name exists (O_EXCL; default true). */
+  readonly exclusive?: boolean;
+  /** Open the file too (returns a handle; a new file opens even when its mode denies the access). */
+  readonly open?: OpenFlags;
+}
+
+export interface CreateResult {
+  readonly attr: Attr;
+  /** True when the file was created (false: it existed, exclusive was false). */
+  readonly created: boolean;
+  /** The open handle, when `open` was asked for. */
+  readonly fh?: number;
+}
+
+export interface OpenResult {
+  readonly fh: number;
+  readonly attr: Attr;
+}
+
+/** One directory entry. Cookies increase per directory in creation order and are never reused. */
+export interface DirEntry {
+  readonly name: string;
+  readonly ino: number;
+  readonly type: FileType;
+  /** Pass as `cookie` to continue after this entry. */
+  readonly cookie: number;
+  /** readdirplus only. */
+  readonly attr?: Attr;
+}
+
+export interface ReadDirOptions {
+  /** Continue after this cookie (0: from the start, "." and ".." first). */
+  readonly cookie?: number;
+  /** At most this many entries (default 1000). */
+  readonly limit?: number;
+}
+
+export interface ReadDirResult {
+  readonly entries: DirEntry[];
+  /** True when the listing reached the end. */
+  readonly eof: boolean;
+}
+
+export interface RenameFlags {
+  /** RENAME_NOREPLACE: fail with EEXIST when the target exists. */
+  readonly noReplace?: boolean;
+  /** RENAME_EXCHANGE: swap the two entries (both must exist). */
+  readonly exchange?: boolean;
+}
+
+export interface SetXattrFlags {
+  /** XATTR_CREATE: fail with EEXIST when the attribute exists. */
+  readonly create?: boolean;
+  /** XATTR_REPLACE: fail with ENODATA when it does not. */
+  readonly replace?: boolean;
+}
+
+export interface LookupPathOptions {
+  /** Follow a symlink in the last component (default true). */
+  readonly followLast?: boolean;
+  /** Directory relative paths start from (default the root). */
+  readonly cwd?: number;
+}
+
+export interface StatFs {
+  readonly blockSize: number;
+  readonly blocks: number;
+  readonly blocksFree: number;
+  readonly files: number;
+  readonly filesFree: number;
+  readonly nameMax: number;
+  /** Inodes in use. */
+  readonly inodes: number;
+  /** Bytes referenced by extents. */
+  readonly liveBytes: number;
+  /** Data bytes of stored segments (live or dead, not yet deleted). */
+  readonly storedBytes: number;
+  /** Segments holding live data. */
+  readonly segments: number;
+  /** Dead segments waiting for deletion. */
+  readonly deadSegments: number;
+  /** Files with writes not yet durable. */
+  readonly dirtyFiles: number;
+  readonly openHandles: number;
+}
+
+/** One committed change (change journal). */
+export interface Change {
+  /** Journal id: increases by one per change of the volume. */
+  readonly jid: number;
+  readonly kind: ChangeKind;
+  readonly ino: number;
+  readonly parent?: number;
+  readonly name?: string;
+  readonly newParent?: number;
+  readonly newName?: string;
+  /** The inode's attributes after the change (absent when it went away). */
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly size?: number;
+  readonly nlink?: number;
+  readonly mtimeNs?: bigint;
+  /** Commit time, ns since the epoch. */
+  readonly timeNs: bigint;
+}
+
+export interface ChangePage {
+  readonly changes: Change[];
+  /** Pass as the next cursor: the jid of the last change returned (or the cursor given when none). */
+  readonly cursor: number;
+  /** More changes follow right away. */
+  readonly more: boolean;
+}
+
+export interface ListChangesOptions {
+  /** At most this many changes (default 1000). */
+  readonly limit?: number;
+}
+
+export interface WaitChangesOptions {
+  /** Give up after this long (default 30 000 ms); resolves false then. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Segment reclamation: what one pass did. */
+export interface ReclaimReport {
+  /** Dead segments deleted from the object store. */
+  readonly deleted: number;
+  /** Dead segments still waiting (checkpoints or snapshots hold them). */
+  readonly waiting: number;
+}
