@@ -160,6 +160,15 @@ export const ERROR_CODES = {
   CAIRN_ERR_S3_ENTITY_TOO_SMALL: def('EINVAL', 400, 'EntityTooSmall', 'part too small: %s'),
   CAIRN_ERR_S3_INVALID_ARGUMENT: def('EINVAL', 400, 'InvalidArgument', 'invalid argument: %s'),
 
+  // ---- FUSE mount (@cairn/fuse) ---------------------------------------------------
+  CAIRN_ERR_FUSE_NO_DEVICE: def('ENODEV', 503, 'ServiceUnavailable', 'FUSE is not available: %s'),
+  CAIRN_ERR_FUSE_NO_LIBRARY: def('ENOSYS', 503, 'ServiceUnavailable', 'the FUSE library cannot be loaded: %s'),
+  CAIRN_ERR_FUSE_NOT_PERMITTED: def('EPERM', 403, 'AccessDenied', 'not permitted to mount with FUSE: %s'),
+  CAIRN_ERR_FUSE_BAD_MOUNTPOINT: def('ENOTDIR', 400, 'InvalidArgument', 'unusable mountpoint: %s'),
+  CAIRN_ERR_FUSE_MOUNTPOINT_BUSY: def('EBUSY', 409, 'OperationAborted', 'mountpoint is already a mount: %s'),
+  CAIRN_ERR_FUSE_MOUNT_FAILED: def('EIO', 500, 'InternalError', 'FUSE mount failed: %s'),
+  CAIRN_ERR_FUSE_UNMOUNT_FAILED: def('EBUSY', 409, 'OperationAborted', 'FUSE unmount failed: %s'),
+
   // ---- configuration and management API (@cairn/daemon, @cairn/mgmt) -----------
   CAIRN_ERR_CONFIG_NOT_FOUND: def('ENOENT', 500, 'InternalError', 'configuration file not found: %s'),
   CAIRN_ERR_CONFIG_PARSE: def('EINVAL', 500, 'InternalError', 'configuration file is not valid YAML: %s'),

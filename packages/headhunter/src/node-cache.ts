@@ -1,0 +1,124 @@
+// The LRU cache of clean (written) nodes, with a byte budget. One cache serves
+// every tree and snapshot of a volume, and may be shared by several volumes
+// (keys carry a per-volume prefix). Dirty nodes never live here: they are held
+// by their parents until a checkpoint writes them.
+//
+// Concurrent loads of one node share one read (see NodeLoader in tree-io.ts).
+
+import { cairnError } from '@cairn/errors';
+import type { Node } from './node.js';
+
+/** Fixed in-memory cost of a decoded node, bytes (an estimate). */
+const NODE_OVERHEAD = 256;
+/** In-memory cost per entry of a decoded node (array slots, Buffer views), bytes. */
+const ENTRY_OVERHEAD = 120;
+
+/** In-memory cost per entry of a packed leaf (its four offsets), bytes. */
+const PACKED_ENTRY = 16;
+
+/** Estimated memory of a decoded node read from `length` stored bytes. */
+export function nodeMemory(node: Node, length: number): number {
+  if (node.kind === 1) return NODE_OVERHEAD + length + node.size * (node.isPacked ? PACKED_ENTRY : 2 * ENTRY_OVERHEAD);
+  return NODE_OVERHEAD + length + node.kids.length * 3 * ENTRY_OVERHEAD;
+}
+
+export interface NodeCacheStats {
+  /** Budget, bytes. */
+  readonly maxBytes: number;
+  /** Estimated bytes held now. */
+  readonly bytes: number;
+  readonly nodes: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly evictions: number;
+}
+
+interface Entry {
+  readonly node: Node;
+  readonly size: number;
+}
+
+/** An LRU map from node keys to decoded nodes, evicting beyond a byte budget. */
+export class NodeCache {
+  private readonly map = new Map<string, Entry>();
+  private bytes = 0;
+  private hits = 0;
+  private misses = 0;
+  private evictions = 0;
+  private nextOwner = 1;
+
+  constructor(readonly maxBytes: number) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw cairnError('CAIRN_ERR_CONFIG_INVALID', `node cache maxBytes ${maxBytes}`);
+  }
+
+  /** A fresh key prefix for one volume sharing this cache. */
+  ownerPrefix(): string {
+    return `${this.nextOwner++}/`;
+  }
+
+  /** The cached node, marking it most recently used; undefined on a miss. */
+  get(key: string): Node | undefined {
+    const e = this.map.get(key);
+    if (e === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    // Re-insert to move to the most-recent end (Map keeps insertion order).
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e.node;
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
+  /** Adds (or refreshes) a node and evicts the least recently used beyond the budget. */
+  set(key: string, node: Node, size: number): void {
+    const old = this.map.get(key);
+    if (old !== undefined) {
+      this.bytes -= old.size;
+      this.map.delete(key);
+    }
+    this.map.set(key, { node, size });
+    this.bytes += size;
+    this.evict();
+  }
+
+  delete(key: string): void {
+    const e = this.map.get(key);
+    if (e === undefined) return;
+    this.map.delete(key);
+    this.bytes -= e.size;
+  }
+
+  /** Drops every node whose key starts with `prefix` (a closed volume). */
+  deletePrefix(prefix: string): void {
+    for (const [k, e] of this.map) {
+      if (k.startsWith(prefix)) {
+        this.map.delete(k);
+        this.bytes -= e.size;
+      }
+    }
+  }
+
+  stats(): NodeCacheStats {
+    return { maxBytes: this.maxBytes, bytes: this.bytes, nodes: this.map.size, hits: this.hits, misses: this.misses, evictions: this.evictions };
+  }
+
+  private evict(): void {
+    if (this.bytes <= this.maxBytes) return;
+    for (const [k, e] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= e.size;
+      this.evictions++;
+    }
+  }
+}
+
+/** Creates a node cache with a budget of `maxBytes` (estimated decoded size). */
+export function createNodeCache(options: { maxBytes: number }): NodeCache {
+  return new NodeCache(options.maxBytes);
+}
