@@ -122,7 +122,8 @@ export class Core {
   stop(err: CairnError, why: string): void {
     if (this.failure !== undefined) return;
     this.failure = err;
-    this.logger.error({ err, volumeId: this.volumeId }, `headhunter stops serving the volume: ${why}`);
+    if (err.code === 'CAIRN_ERR_CLOSED') this.logger.info({ volumeId: this.volumeId }, 'headhunter closed the volume');
+    else this.logger.error({ err, volumeId: this.volumeId }, `headhunter stops serving the volume: ${why}`);
     this.nonces?.fail(err);
   }
 
