@@ -2,6 +2,7 @@
 // docs/formats.md, section "fs backend layout", is the reference; keep the two in
 // step. All integers are big-endian; checksums are CRC-32 (IEEE 802.3, zlib.crc32).
 
+import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { cairnError } from '@cairn/errors';
 
@@ -43,15 +44,25 @@ export function checkStoreMarker(b: Buffer, where: string): void {
 // ---- object header (first bytes of every object file) -----------------------------
 
 export const OBJECT_MAGIC = Buffer.from('CAIRNOBJ', 'latin1');
-export const OBJECT_VERSION = 1;
-/** Bytes before the variable part: magic..metaCount. */
-export const HEADER_FIXED_BYTES = 52;
+/**
+ * Version written: 2 adds `bodyCrc` (CRC-32 of the body) after metaCount, so that a
+ * whole-object read is verified at CRC speed rather than MD5 speed. Version 1
+ * (no bodyCrc; whole reads verified by MD5) is still read.
+ */
+export const OBJECT_VERSION = 2;
+/** Header versions a reader accepts. */
+export const OBJECT_VERSIONS_READ: readonly number[] = [1, 2];
+/** Bytes before the variable part: magic..metaCount (version 1), ..bodyCrc (version 2). */
+export const HEADER_FIXED_BYTES = 56;
+const HEADER_FIXED_BYTES_V1 = 52;
 /** Largest header a reader accepts (name 1024 + metadata well under this). */
 export const MAX_HEADER_BYTES = 64 * 1024;
 /** How much a reader fetches first; almost every header fits. */
 export const HEADER_PROBE_BYTES = 4096;
 
 export interface ObjectHeader {
+  /** Header version the object was written with (1 or 2). */
+  readonly version: number;
   /** Total header bytes, CRC included: the body starts at this file offset. */
   readonly headerLength: number;
   /** Body bytes. */
@@ -60,22 +71,38 @@ export interface ObjectHeader {
   readonly mtime: number;
   /** MD5 of the body, 16 raw bytes. */
   readonly md5: Buffer;
+  /** CRC-32 of the body (version 2); undefined for version 1 (verify with the MD5). */
+  readonly bodyCrc: number | undefined;
   /** The object name (UTF-8), checked against the path it was found at. */
   readonly name: string;
   readonly meta: Readonly<Record<string, string>>;
 }
 
+/** What a writer supplies; the header is always written in the current version. */
+export interface NewObjectHeader {
+  readonly size: number;
+  readonly mtime: number;
+  readonly md5: Buffer;
+  readonly bodyCrc: number;
+  readonly name: string;
+  readonly meta: Readonly<Record<string, string>>;
+}
+
 /**
- * Encodes a header. Its length depends only on the name and metadata, so a writer
- * can reserve the space first (with size 0 and a zero MD5) and rewrite it in
- * place once the body is written.
+ * Bytes of the header encodeHeader writes for this name and metadata: it depends
+ * only on them, so a writer can reserve the space first and write the header in
+ * place once the body is written. Metadata is ASCII (checkMeta), one byte a char.
  */
-export function encodeHeader(h: Omit<ObjectHeader, 'headerLength'>): Buffer {
-  const name = Buffer.from(h.name, 'utf8');
-  const metaEntries = Object.entries(h.meta).map(([k, v]) => [Buffer.from(k, 'latin1'), Buffer.from(v, 'latin1')] as const);
-  const metaBytes = metaEntries.reduce((n, [k, v]) => n + 1 + k.length + 2 + v.length, 0);
-  const length = HEADER_FIXED_BYTES + name.length + metaBytes + 4;
-  const b = Buffer.alloc(length);
+export function encodedHeaderLength(name: string, meta: Readonly<Record<string, string>>): number {
+  let n = HEADER_FIXED_BYTES + Buffer.byteLength(name, 'utf8') + 4;
+  for (const k in meta) n += 1 + Buffer.byteLength(k, 'latin1') + 2 + Buffer.byteLength(meta[k]!, 'latin1');
+  return n;
+}
+
+/** Encodes a header (current version). */
+export function encodeHeader(h: NewObjectHeader): Buffer {
+  const length = encodedHeaderLength(h.name, h.meta);
+  const b = Buffer.allocUnsafe(length);
   OBJECT_MAGIC.copy(b, 0);
   b.writeUInt16BE(OBJECT_VERSION, 8);
   b.writeUInt16BE(0, 10);
@@ -83,17 +110,23 @@ export function encodeHeader(h: Omit<ObjectHeader, 'headerLength'>): Buffer {
   b.writeBigUInt64BE(BigInt(h.size), 16);
   b.writeBigUInt64BE(BigInt(h.mtime), 24);
   h.md5.copy(b, 32, 0, 16);
-  b.writeUInt16BE(name.length, 48);
-  b.writeUInt16BE(metaEntries.length, 50);
   let at = HEADER_FIXED_BYTES;
-  at += name.copy(b, at);
-  for (const [k, v] of metaEntries) {
-    b.writeUInt8(k.length, at++);
-    at += k.copy(b, at);
-    b.writeUInt16BE(v.length, at);
-    at += 2;
-    at += v.copy(b, at);
+  at += b.write(h.name, at, 'utf8');
+  b.writeUInt16BE(at - HEADER_FIXED_BYTES, 48);
+  let count = 0;
+  for (const k in h.meta) {
+    const v = h.meta[k]!;
+    const kl = b.write(k, at + 1, 'latin1');
+    b.writeUInt8(kl, at);
+    at += 1 + kl;
+    const vl = b.write(v, at + 2, 'latin1');
+    b.writeUInt16BE(vl, at);
+    at += 2 + vl;
+    count++;
   }
+  b.writeUInt16BE(count, 50);
+  b.writeUInt32BE(h.bodyCrc >>> 0, 52);
+  if (at + 4 !== length) throw cairnError('CAIRN_ERR_INTERNAL', `header of ${JSON.stringify(h.name)}: ${at + 4} bytes, expected ${length}`);
   b.writeUInt32BE(crc32(b.subarray(0, at)), at);
   return b;
 }
@@ -105,10 +138,16 @@ export function encodeHeader(h: Omit<ObjectHeader, 'headerLength'>): Buffer {
 export function headerLength(b: Buffer, where: string): number {
   if (b.length < 16 || !b.subarray(0, 8).equals(OBJECT_MAGIC)) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: bad object header magic`);
   const version = b.readUInt16BE(8);
-  if (version !== OBJECT_VERSION) throw cairnError('CAIRN_ERR_OBJ_BAD_VERSION', `${where}: object header version ${version}, this build reads ${OBJECT_VERSION}`);
+  if (!OBJECT_VERSIONS_READ.includes(version)) {
+    throw cairnError('CAIRN_ERR_OBJ_BAD_VERSION', `${where}: object header version ${version}, this build reads ${OBJECT_VERSIONS_READ.join(' and ')}`);
+  }
   const length = b.readUInt32BE(12);
-  if (length < HEADER_FIXED_BYTES + 4 || length > MAX_HEADER_BYTES) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: header length ${length}`);
+  if (length < fixedBytes(version) + 4 || length > MAX_HEADER_BYTES) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: header length ${length}`);
   return length;
+}
+
+function fixedBytes(version: number): number {
+  return version === 1 ? HEADER_FIXED_BYTES_V1 : HEADER_FIXED_BYTES;
 }
 
 /** Decodes and verifies a whole header (b holds at least headerLength(b) bytes). */
@@ -116,12 +155,14 @@ export function decodeHeader(b: Buffer, where: string): ObjectHeader {
   const length = headerLength(b, where);
   if (b.length < length) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: header truncated (${b.length} of ${length} bytes)`);
   if (b.readUInt32BE(length - 4) !== crc32(b.subarray(0, length - 4))) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: header checksum mismatch`);
+  const version = b.readUInt16BE(8);
   const size = b.readBigUInt64BE(16);
   const mtime = b.readBigUInt64BE(24);
   if (size > BigInt(Number.MAX_SAFE_INTEGER) || mtime > BigInt(Number.MAX_SAFE_INTEGER)) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: size or mtime out of range`);
   const nameLength = b.readUInt16BE(48);
   const metaCount = b.readUInt16BE(50);
-  let at = HEADER_FIXED_BYTES;
+  const bodyCrc = version === 1 ? undefined : b.readUInt32BE(52);
+  let at = fixedBytes(version);
   const end = length - 4;
   const need = (n: number): void => {
     if (at + n > end) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: header fields overrun`);
@@ -143,5 +184,33 @@ export function decodeHeader(b: Buffer, where: string): ObjectHeader {
     at += vl;
   }
   if (at !== end) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: ${end - at} stray header bytes`);
-  return { headerLength: length, size: Number(size), mtime: Number(mtime), md5: Buffer.from(b.subarray(32, 48)), name, meta };
+  return { version, headerLength: length, size: Number(size), mtime: Number(mtime), md5: Buffer.from(b.subarray(32, 48)), bodyCrc, name, meta };
+}
+
+/**
+ * Verifies a whole body as it is read, chunk by chunk: CRC-32 against bodyCrc
+ * (version 2), or MD5 against md5 (version 1).
+ */
+export class BodyCheck {
+  private crc = 0;
+  private readonly hash: Hash | undefined;
+
+  constructor(private readonly h: ObjectHeader) {
+    this.hash = h.bodyCrc === undefined ? createHash('md5') : undefined;
+  }
+
+  update(chunk: Buffer): void {
+    if (this.hash) this.hash.update(chunk);
+    else this.crc = crc32(chunk, this.crc);
+  }
+
+  /** True when the bytes seen are the body the header describes. */
+  ok(): boolean {
+    return this.hash ? this.hash.digest().equals(this.h.md5) : this.crc >>> 0 === this.h.bodyCrc;
+  }
+
+  /** What was checked, for messages. */
+  get kind(): string {
+    return this.hash ? 'MD5' : 'CRC-32';
+  }
 }

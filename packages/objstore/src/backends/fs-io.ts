@@ -2,12 +2,11 @@
 // object's header, streaming a byte range out of an object file, and walking a
 // put body chunk by chunk.
 
-import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { cairnError, isCairnError, type CairnError } from '@cairn/errors';
 import type { PutBody } from '../types.js';
-import { HEADER_PROBE_BYTES, decodeHeader, headerLength, type ObjectHeader } from './fs-format.js';
+import { BodyCheck, HEADER_PROBE_BYTES, decodeHeader, headerLength, type ObjectHeader } from './fs-format.js';
 
 /** Maps a Node fs error (or anything thrown) to a CairnError naming `what`. */
 export function fsError(err: unknown, what: string): CairnError {
@@ -52,38 +51,58 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** An object's verified header and the first bytes of its file (from offset 0). */
+export interface ObjectPrefix {
+  readonly header: ObjectHeader;
+  /** File bytes 0.. as read by the probe (may hold the whole body, or only part of the header's). */
+  readonly prefix: Buffer;
+}
+
 /**
  * Reads and verifies the header of an open object file, and checks that the file
- * is exactly header + body long (a short file is a torn or damaged object).
+ * is exactly header + body long (a short file is a torn or damaged object). The
+ * first read asks for `probeBytes`; when it comes back short the file ended there,
+ * which settles the length without an fstat.
  */
-export async function readHeader(fh: FileHandle, name: string, where: string): Promise<ObjectHeader> {
-  const probe = Buffer.allocUnsafe(HEADER_PROBE_BYTES);
+export async function readObjectPrefix(fh: FileHandle, name: string, where: string, probeBytes = HEADER_PROBE_BYTES): Promise<ObjectPrefix> {
+  const probe = Buffer.allocUnsafe(probeBytes);
   const { bytesRead } = await fh.read(probe, 0, probe.length, 0);
   let buf = probe.subarray(0, bytesRead);
   const length = headerLength(buf, where);
+  let fileSize: number | undefined = bytesRead < probeBytes ? bytesRead : undefined;
   if (length > bytesRead) {
     buf = Buffer.allocUnsafe(length);
     const r = await fh.read(buf, 0, length, 0);
     buf = buf.subarray(0, r.bytesRead);
+    fileSize = undefined;
   }
   const h = decodeHeader(buf, where);
   if (h.name !== name) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: file holds object ${JSON.stringify(h.name)}`);
-  const { size } = await fh.stat();
+  const size = fileSize ?? (await fh.stat()).size;
   if (size !== h.headerLength + h.size) {
     throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: file is ${size} bytes, header says ${h.headerLength} + ${h.size}`);
   }
-  return h;
+  return { header: h, prefix: buf };
 }
 
-/** Opens an object file and reads its header; the caller owns the handle. */
-export async function openObject(path: string, name: string, where: string): Promise<{ fh: FileHandle; header: ObjectHeader }> {
-  let fh: FileHandle;
+/** readObjectPrefix without the bytes. */
+export async function readHeader(fh: FileHandle, name: string, where: string): Promise<ObjectHeader> {
+  return (await readObjectPrefix(fh, name, where)).header;
+}
+
+/** Opens an object file for reading; a missing file (or path) is CAIRN_ERR_OBJ_NOT_FOUND. */
+export async function openObjectFile(path: string, where: string): Promise<FileHandle> {
   try {
-    fh = await open(path, 'r');
+    return await open(path, 'r');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw cairnError('CAIRN_ERR_OBJ_NOT_FOUND', where, { cause: err });
     throw fsError(err, where);
   }
+}
+
+/** Opens an object file and reads its header; the caller owns the handle. */
+export async function openObject(path: string, name: string, where: string): Promise<{ fh: FileHandle; header: ObjectHeader }> {
+  const fh = await openObjectFile(path, where);
   try {
     return { fh, header: await readHeader(fh, name, where) };
   } catch (err) {
@@ -92,32 +111,71 @@ export async function openObject(path: string, name: string, where: string): Pro
   }
 }
 
+/**
+ * Reads `length` body bytes from file position `start` into `out` (from 0), after
+ * the `have` bytes already there. A file that ends early is CAIRN_ERR_OBJ_CORRUPT.
+ */
+export async function readFully(fh: FileHandle, out: Buffer, have: number, start: number, where: string): Promise<void> {
+  let done = have;
+  while (done < out.length) {
+    const { bytesRead } = await fh.read(out, done, out.length - done, start + done);
+    if (bytesRead === 0) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: object file ended ${out.length - done} bytes early`);
+    done += bytesRead;
+  }
+}
+
+/** Fails with CAIRN_ERR_OBJ_CORRUPT unless `body` is the whole body `header` describes. */
+export function verifyBody(header: ObjectHeader, body: Buffer, where: string): void {
+  const check = new BodyCheck(header);
+  check.update(body);
+  if (!check.ok()) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: body does not match its ${check.kind}`);
+}
+
 const READ_CHUNK = 1024 * 1024;
 
 /**
  * Streams `length` body bytes from file position `start` of an open object, then
  * closes the handle. The handle pins the inode, so a concurrent overwrite or
- * delete does not change what this stream returns. When `md5` is given (a
- * whole-object read) the bytes are hashed and a mismatch fails the stream with
- * CAIRN_ERR_OBJ_CORRUPT instead of ending it.
+ * delete does not change what this stream returns. When `check` is given (a
+ * whole-object read) the bytes are verified (CRC-32, or MD5 for version-1
+ * objects) and a mismatch fails the stream with CAIRN_ERR_OBJ_CORRUPT instead
+ * of ending it. One read runs ahead: the next chunk is being read while the
+ * current one is verified and consumed.
  */
 export class FileRangeStream extends Readable {
-  private pos: number;
+  /** File position of the next read to issue, and body bytes not yet read. */
+  private readPos: number;
+  private unread: number;
+  /** Body bytes not yet pushed. */
   private remaining: number;
-  private readonly hash: Hash | undefined;
+  private ahead: Promise<Buffer> | undefined;
 
   constructor(
     private readonly fh: FileHandle,
     start: number,
     length: number,
-    private readonly md5: Buffer | undefined,
+    private readonly check: BodyCheck | undefined,
     private readonly where: string,
     private readonly onBytes: (n: number) => void,
   ) {
     super({ highWaterMark: READ_CHUNK });
-    this.pos = start;
+    this.readPos = start;
+    this.unread = length;
     this.remaining = length;
-    this.hash = md5 ? createHash('md5') : undefined;
+  }
+
+  /** Issues the next read (at most one in flight); resolves with the bytes read. */
+  private readNext(): Promise<Buffer> {
+    const n = Math.min(READ_CHUNK, this.unread);
+    const buf = Buffer.allocUnsafe(n);
+    const p = this.fh.read(buf, 0, n, this.readPos).then(({ bytesRead }) => {
+      if (bytesRead === 0) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${this.where}: object file ended ${this.unread} bytes early`);
+      this.readPos += bytesRead;
+      this.unread -= bytesRead;
+      return bytesRead === n ? buf : buf.subarray(0, bytesRead);
+    });
+    p.catch(() => undefined); // a read ahead that nobody takes (destroyed stream) must not go unhandled
+    return p;
   }
 
   override _read(): void {
@@ -125,20 +183,15 @@ export class FileRangeStream extends Readable {
       this.finishRead();
       return;
     }
-    const n = Math.min(READ_CHUNK, this.remaining);
-    const buf = Buffer.allocUnsafe(n);
-    this.fh.read(buf, 0, n, this.pos).then(
-      ({ bytesRead }) => {
+    const p = this.ahead ?? this.readNext();
+    this.ahead = undefined;
+    p.then(
+      (chunk) => {
         if (this.destroyed) return;
-        if (bytesRead === 0) {
-          this.destroy(cairnError('CAIRN_ERR_OBJ_CORRUPT', `${this.where}: object file ended ${this.remaining} bytes early`));
-          return;
-        }
-        const chunk = bytesRead === n ? buf : buf.subarray(0, bytesRead);
-        this.pos += bytesRead;
-        this.remaining -= bytesRead;
-        this.hash?.update(chunk);
-        this.onBytes(bytesRead);
+        if (this.unread > 0) this.ahead = this.readNext();
+        this.remaining -= chunk.length;
+        this.check?.update(chunk);
+        this.onBytes(chunk.length);
         this.push(chunk);
       },
       (err) => this.destroy(fsError(err, this.where)),
@@ -146,15 +199,18 @@ export class FileRangeStream extends Readable {
   }
 
   private finishRead(): void {
-    if (this.hash && !this.hash.digest().equals(this.md5!)) {
-      this.destroy(cairnError('CAIRN_ERR_OBJ_CORRUPT', `${this.where}: body does not match its MD5`));
+    if (this.check && !this.check.ok()) {
+      this.destroy(cairnError('CAIRN_ERR_OBJ_CORRUPT', `${this.where}: body does not match its ${this.check.kind}`));
       return;
     }
     this.push(null);
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    this.fh.close().then(() => cb(err), (closeErr) => cb(err ?? fsError(closeErr, this.where)));
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    // Close once a read still running has finished with the handle.
+    void Promise.resolve(ahead?.catch(() => undefined)).then(() => this.fh.close()).then(() => cb(err), (closeErr) => cb(err ?? fsError(closeErr, this.where)));
   }
 }
 

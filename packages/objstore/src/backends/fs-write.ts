@@ -7,8 +7,9 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { cairnError } from '@cairn/errors';
-import { encodeHeader, type ObjectHeader } from './fs-format.js';
+import { OBJECT_VERSION, encodeHeader, encodedHeaderLength, type ObjectHeader } from './fs-format.js';
 import { errnoCode, fsError, fsyncDir } from './fs-io.js';
 
 /** File mode of object and temp files, and of directories (owner only). */
@@ -18,8 +19,16 @@ export const DIR_MODE = 0o700;
 /** Temp file names: `<pid>-<16 hex>.tmp`, so a later open can tell whose they are. */
 export const TEMP_NAME_RE = /^(\d+)-[0-9a-f]{16}\.tmp$/;
 
+/** Temp names of this process: a random 8-hex prefix (drawn once) and an 8-hex counter. */
+let tempPrefix = '';
+let tempSeq = 0;
+
 export function tempName(): string {
-  return `${process.pid}-${randomBytes(8).toString('hex')}.tmp`;
+  if (tempPrefix === '' || tempSeq >= 0xffffffff) {
+    tempPrefix = randomBytes(4).toString('hex');
+    tempSeq = 0;
+  }
+  return `${process.pid}-${tempPrefix}${(tempSeq++).toString(16).padStart(8, '0')}.tmp`;
 }
 
 /** Coalesce small body chunks into writes of about this many bytes. */
@@ -28,12 +37,20 @@ const WRITE_BATCH = 1024 * 1024;
 /**
  * A new object being written into a temp file. Not safe for concurrent write()
  * calls: callers serialize them (the segment keeps a queue).
+ *
+ * Body bytes are hashed (MD5 for the etag, CRC-32 for read verification) as
+ * they are accepted and batched into writes of about 1 MiB; one batch is
+ * written while the next is being hashed (at most one write in flight), so
+ * hashing overlaps the I/O instead of alternating with it.
  */
 export class ObjectWriter {
   private readonly hash: Hash = createHash('md5');
+  private crc = 0;
   private pos: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The batch being written, if any (its failure surfaces at the next write, flush or finish). */
+  private inFlight: Promise<void> | undefined;
   private closed = false;
   private gone = false;
   /** Body bytes accepted so far. */
@@ -54,39 +71,72 @@ export class ObjectWriter {
   /** Creates the temp file in `tempDir` (recreating the directory if someone removed it). */
   static async create(tempDir: string, name: string, meta: Readonly<Record<string, string>> | undefined): Promise<ObjectWriter> {
     const m = { ...(meta ?? {}) };
-    const headerBytes = encodeHeader({ name, size: 0, mtime: 0, md5: Buffer.alloc(16), meta: m }).length;
+    const headerBytes = encodedHeaderLength(name, m);
     for (let attempt = 0; ; attempt++) {
       const path = join(tempDir, tempName());
       try {
         const fh = await open(path, 'wx', FILE_MODE);
         return new ObjectWriter(path, fh, name, m, headerBytes);
       } catch (err) {
-        if (errnoCode(err) !== 'ENOENT' || attempt > 0) throw fsError(err, `temp file for ${name}`);
-        await mkdir(tempDir, { recursive: true, mode: DIR_MODE });
+        const code = errnoCode(err);
+        if (attempt > 2 || (code !== 'ENOENT' && code !== 'EEXIST')) throw fsError(err, `temp file for ${name}`);
+        if (code === 'EEXIST') tempPrefix = ''; // another process with our pid left this name: draw a new prefix
+        else await mkdir(tempDir, { recursive: true, mode: DIR_MODE });
       }
     }
   }
 
-  /** Accepts body bytes; small chunks are batched, large ones written through. */
+  /**
+   * Accepts body bytes (kept by reference until written: the caller must not
+   * change them); small chunks are batched. Resolves at once unless a full batch
+   * must wait for the previous one to reach the file.
+   */
   async write(chunk: Buffer): Promise<void> {
     if (chunk.length === 0) return;
     this.hash.update(chunk);
+    this.crc = crc32(chunk, this.crc);
     this.size += chunk.length;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= WRITE_BATCH) await this.flush();
+    if (this.pendingBytes >= WRITE_BATCH) await this.startFlush();
   }
 
-  /** Writes what is batched. */
+  /** Writes everything accepted so far; resolves once it reached the file. */
   async flush(): Promise<void> {
+    await this.startFlush();
+    await this.settle();
+  }
+
+  /** Waits for the batch in flight (rethrowing its failure). */
+  private async settle(): Promise<void> {
+    const f = this.inFlight;
+    if (f === undefined) return;
+    try {
+      await f;
+    } finally {
+      if (this.inFlight === f) this.inFlight = undefined;
+    }
+  }
+
+  /** Waits for the previous batch, then starts writing the pending one without waiting for it. */
+  private async startFlush(): Promise<void> {
+    await this.settle();
     if (this.pendingBytes === 0) return;
     const chunks = this.pending;
     const n = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
+    const p = this.writeAt(chunks, n);
+    p.catch(() => undefined); // observed by settle()
+    this.inFlight = p;
+  }
+
+  private async writeAt(chunks: Buffer[], n: number): Promise<void> {
     let done = 0;
     while (done < n) {
-      const r = await this.fh.writev(done === 0 ? chunks : remainder(chunks, done), this.pos);
+      const r = chunks.length === 1 && done === 0
+        ? await this.fh.write(chunks[0]!, 0, n, this.pos)
+        : await this.fh.writev(done === 0 ? chunks : remainder(chunks, done), this.pos);
       if (r.bytesWritten === 0) throw cairnError('CAIRN_ERR_OBJ_BACKEND', `${this.name}: write made no progress`);
       done += r.bytesWritten;
       this.pos += r.bytesWritten;
@@ -96,15 +146,18 @@ export class ObjectWriter {
 
   /** Writes the header, makes the file durable (when fsync) and closes it. */
   async finish(fsync: boolean): Promise<ObjectHeader> {
-    const h = { name: this.name, size: this.size, mtime: Date.now(), md5: this.hash.digest(), meta: this.meta };
+    await this.settle();
+    const h = { name: this.name, size: this.size, mtime: Date.now(), md5: this.hash.digest(), bodyCrc: this.crc >>> 0, meta: this.meta };
     const header = encodeHeader(h);
     if (header.length !== this.headerBytes) throw cairnError('CAIRN_ERR_INTERNAL', `${this.name}: header length changed`);
     if (this.written === 0) {
       // Nothing on disk yet (a small body): header and body in one write.
-      this.pending.unshift(header);
-      this.pendingBytes += header.length;
+      const chunks = [header, ...this.pending];
+      const n = header.length + this.pendingBytes;
+      this.pending = [];
+      this.pendingBytes = 0;
       this.pos = 0;
-      await this.flush();
+      await this.writeAt(chunks, n);
       this.written -= header.length;
     } else {
       await this.flush();
@@ -113,7 +166,7 @@ export class ObjectWriter {
     if (fsync) await this.fh.datasync();
     this.closed = true;
     await this.fh.close();
-    return { ...h, headerLength: header.length };
+    return { ...h, version: OBJECT_VERSION, headerLength: header.length };
   }
 
   /** Records that publish() moved the temp file away (nothing left to discard). */
@@ -123,6 +176,8 @@ export class ObjectWriter {
 
   /** Closes (if needed) and removes the temp file. Never throws. */
   async discard(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
+    this.inFlight = undefined;
     if (!this.closed) {
       this.closed = true;
       await this.fh.close().catch(() => undefined);

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, open, readFile, readdir, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -60,10 +61,14 @@ describe('fs backend', () => {
     expect([marker.readUInt16BE(8), marker.readUInt16BE(10), marker.length]).toEqual([1, 2, 20]);
     const file = await readFile(join(root, 'box', '6162', '63.obj'));
     expect(file.subarray(0, 8).toString()).toBe('CAIRNOBJ');
+    expect(file.readUInt16BE(8)).toBe(2);
     const hl = file.readUInt32BE(12);
-    expect(hl).toBe(52 + 3 + (1 + 1 + 2 + 1) + 4);
+    expect(hl).toBe(56 + 3 + (1 + 1 + 2 + 1) + 4);
     expect(Number(file.readBigUInt64BE(16))).toBe(5);
     expect(file.subarray(32, 48).toString('hex')).toBe('5d41402abc4b2a76b9719d911017c592');
+    expect([file.readUInt16BE(48), file.readUInt16BE(50)]).toEqual([3, 1]);
+    expect(file.readUInt32BE(52)).toBe(crc32(Buffer.from('hello')));
+    expect(file.subarray(56, 59).toString()).toBe('abc');
     expect(file.readUInt32BE(hl - 4)).toBe(crc32(file.subarray(0, hl - 4)));
     expect(file.subarray(hl).toString()).toBe('hello');
     expect(await readdir(join(root, TEMP_DIR))).toEqual([]);
@@ -100,6 +105,7 @@ describe('fs backend', () => {
     expect((await c.head('body')).size).toBe(100_000);
     const r = await c.get('body');
     await expect(drain(r.body)).rejects.toMatchObject({ code: 'CAIRN_ERR_OBJ_CORRUPT' });
+    await expectCode(c.getBuffer('body'), 'CAIRN_ERR_OBJ_CORRUPT');
     // A range read does not hash (that would need the whole body); it returns the bytes on disk.
     expect((await c.getBuffer('body', { range: { offset: 4999, length: 2 } })).equals(Buffer.from([7, 8]))).toBe(true);
     await poke('header', () => 20, 0xff);
@@ -108,13 +114,77 @@ describe('fs backend', () => {
     await expectCode(c.list({ prefix: 'header' }), 'CAIRN_ERR_OBJ_CORRUPT');
     await truncate(path('short'), 5000);
     await expectCode(c.head('short'), 'CAIRN_ERR_OBJ_CORRUPT');
-    // Version 2 with a valid checksum: refused as an unknown format, not as garbage.
+    // Version 3 with a valid checksum: refused as an unknown format, not as garbage.
     const file = await readFile(path('version'));
     const hl = file.readUInt32BE(12);
-    file.writeUInt16BE(2, 8);
+    file.writeUInt16BE(3, 8);
     file.writeUInt32BE(crc32(file.subarray(0, hl - 4)), hl - 4);
     await writeFile(path('version'), file);
     await expectCode(c.head('version'), 'CAIRN_ERR_OBJ_BAD_VERSION');
+    await store.close();
+  });
+
+  it('detects damage in small objects read whole (one read, no stream) and in their length', async () => {
+    const root = await fresh();
+    const store = createFsStore({ root });
+    const c = store.container('box');
+    const body = Buffer.alloc(4096, 3);
+    for (const name of ['ok', 'flip', 'long', 'short']) await c.put(name, body);
+    const path = (name: string) => objectPath(join(root, 'box'), name);
+    const file = await readFile(path('flip'));
+    file[file.length - 100]! ^= 1;
+    await writeFile(path('flip'), file);
+    await writeFile(path('long'), Buffer.concat([await readFile(path('long')), Buffer.from([0])]));
+    await truncate(path('short'), file.length - 1);
+    expect((await c.getBuffer('ok')).equals(body)).toBe(true);
+    expect((await c.getBuffer('ok', { range: { offset: 4000 } })).equals(body.subarray(4000))).toBe(true);
+    await expectCode(c.getBuffer('flip'), 'CAIRN_ERR_OBJ_CORRUPT');
+    await expect(drain((await c.get('flip')).body)).rejects.toMatchObject({ code: 'CAIRN_ERR_OBJ_CORRUPT' });
+    for (const name of ['long', 'short']) {
+      await expectCode(c.getBuffer(name), 'CAIRN_ERR_OBJ_CORRUPT');
+      await expectCode(c.head(name), 'CAIRN_ERR_OBJ_CORRUPT');
+    }
+    await store.close();
+  });
+
+  it('reads objects written in header version 1 (no body CRC; whole reads verified by MD5)', async () => {
+    const root = await fresh();
+    const store = createFsStore({ root });
+    const c = store.container('box');
+    await c.put('seed', Buffer.alloc(1)); // creates the store and the container
+    // docs/formats.md's version-1 worked example: object "abc", body "hello", { k: "v" }.
+    const v1 = Buffer.from(
+      '434149524e4f424a000100000000004000000000000000050000018bcfe56800' +
+      '5d41402abc4b2a76b9719d911017c5920003000161626301' + '6b0001768bd2a2e3' + '68656c6c6f', 'hex');
+    expect(v1.readUInt32BE(60)).toBe(crc32(v1.subarray(0, 60)));
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17, 9);
+    const bigV1 = Buffer.from(v1.subarray(0, 64));
+    bigV1.writeBigUInt64BE(BigInt(big.length), 16);
+    createHash('md5').update(big).digest().copy(bigV1, 32);
+    bigV1.writeUInt32BE(crc32(bigV1.subarray(0, 60)), 60);
+    await mkdir(join(root, 'box', '6162'), { recursive: true });
+    await writeFile(objectPath(join(root, 'box'), 'abc'), v1);
+    const info = await c.head('abc');
+    expect([info.size, info.etag, info.mtime, info.meta]).toEqual([5, '5d41402abc4b2a76b9719d911017c592', 1700000000000, { k: 'v' }]);
+    expect((await c.getBuffer('abc')).toString()).toBe('hello');
+    expect((await drain((await c.get('abc')).body)).toString()).toBe('hello');
+    const entry = (await c.list({ prefix: 'abc' })).entries[0];
+    expect(entry).toMatchObject({ kind: 'object', name: 'abc', size: 5, etag: '5d41402abc4b2a76b9719d911017c592' });
+    // A damaged version-1 body fails its MD5 check, through both read paths and in streams of many chunks.
+    const bad = Buffer.from(v1);
+    bad[bad.length - 1] = 0x21;
+    await writeFile(objectPath(join(root, 'box'), 'abc'), bad);
+    await expectCode(c.getBuffer('abc'), 'CAIRN_ERR_OBJ_CORRUPT');
+    await expect(drain((await c.get('abc')).body)).rejects.toMatchObject({ code: 'CAIRN_ERR_OBJ_CORRUPT' });
+    await writeFile(objectPath(join(root, 'box'), 'abc'), Buffer.concat([bigV1, big]));
+    expect((await drain((await c.get('abc')).body)).equals(big)).toBe(true);
+    big[2_000_000] = 8;
+    await writeFile(objectPath(join(root, 'box'), 'abc'), Buffer.concat([bigV1, big]));
+    await expect(drain((await c.get('abc')).body)).rejects.toMatchObject({ code: 'CAIRN_ERR_OBJ_CORRUPT' });
+    await expectCode(c.getBuffer('abc'), 'CAIRN_ERR_OBJ_CORRUPT');
+    // Overwriting it writes the current version.
+    await c.put('abc', Buffer.from('hello'), { meta: { k: 'v' } });
+    expect((await readFile(objectPath(join(root, 'box'), 'abc'))).readUInt16BE(8)).toBe(2);
     await store.close();
   });
 
@@ -217,6 +287,27 @@ describe('fs backend', () => {
     await c.put('o', Buffer.alloc(10, 2));
     await c.delete('o');
     expect((await drain(r.body)).equals(first)).toBe(true);
+    await store.close();
+  });
+
+  it('segments copy batched appends: the caller may reuse its buffer once append resolves', async () => {
+    const root = await fresh();
+    const store = createFsStore({ root, fsync: false });
+    const c = store.container('box');
+    const s = c.openSegment('reuse');
+    const scratch = Buffer.alloc(64 * 1024);
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      const n = i % 5 === 4 ? 300 * 1024 : 1 + ((i * 7919) % scratch.length);
+      const part = n > scratch.length ? Buffer.alloc(n, i) : scratch.subarray(0, n).fill(i);
+      await s.append(part);
+      expected.push(Buffer.from(part));
+      part.fill(0xee); // reused by the caller
+    }
+    const all = Buffer.concat(expected);
+    const info = await s.close();
+    expect([info.size, info.etag]).toEqual([all.length, createHash('md5').update(all).digest('hex')]);
+    expect((await c.getBuffer('reuse')).equals(all)).toBe(true);
     await store.close();
   });
 

@@ -3,7 +3,8 @@
 //
 // - Objects are files under <root>/<container>/, at a path derived from the name
 //   (fs-path.ts), each starting with a checksummed header that holds the name,
-//   size, mtime, MD5 etag and user metadata (fs-format.ts).
+//   size, mtime, MD5 etag, the body's CRC-32 and user metadata (fs-format.ts).
+//   Whole-object reads verify the body with the CRC-32 (version-1 objects: MD5).
 // - Writes go to <root>/.tmp/ first and are published with rename(2) (atomic
 //   replace, last writer wins) or link(2) (create-if-absent, atomic even between
 //   processes), after fsync of the file and followed by fsync of the directory.
@@ -22,8 +23,10 @@ import type {
   BackendStats, DeleteOptions, GetOptions, GetResult, ListOptions, ListPage, ObjectInfo, ObjectStore,
   OpenSegment, OpenSegmentOptions, PutBody, PutOptions,
 } from '../types.js';
-import { STORE_MARKER_FILE, TEMP_DIR, checkStoreMarker, encodeStoreMarker } from './fs-format.js';
-import { FileRangeStream, bodyChunks, errnoCode, fsError, fsyncDir, openObject, readHeader } from './fs-io.js';
+import { BodyCheck, STORE_MARKER_FILE, TEMP_DIR, checkStoreMarker, encodeStoreMarker } from './fs-format.js';
+import {
+  FileRangeStream, bodyChunks, errnoCode, fsError, fsyncDir, openObject, openObjectFile, readFully, readHeader, readObjectPrefix, verifyBody,
+} from './fs-io.js';
 import { TrieWalker, listPage, type WalkProbe } from './fs-list.js';
 import { MAX_ROOT_BYTES, nameKey, objectPath } from './fs-path.js';
 import { FsSegment, type SegmentHost } from './fs-segment.js';
@@ -36,6 +39,9 @@ export interface FsStoreOptions {
   readonly fsync?: boolean;
   readonly logger?: Logger;
 }
+
+/** First read of getBuffer: a header and a small object's whole body fit. */
+const SMALL_READ_BYTES = 16 * 1024;
 
 /** Temp files older than this are removed on open even if their process seems alive (pid reuse). */
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
@@ -215,9 +221,13 @@ class FsContainer extends ContainerBase {
       checkAborted(options.signal, what);
       const w = await ObjectWriter.create(this.store.tempDir, name, options.meta);
       try {
-        for await (const chunk of bodyChunks(body, what)) {
-          checkAborted(options.signal, what);
-          await w.write(chunk);
+        if (body instanceof Uint8Array) {
+          await w.write(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+        } else {
+          for await (const chunk of bodyChunks(body, what)) {
+            checkAborted(options.signal, what);
+            await w.write(chunk);
+          }
         }
         if (options.contentLength !== undefined && options.contentLength !== w.size) {
           throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `${what}: body has ${w.size} bytes, contentLength says ${options.contentLength}`);
@@ -243,11 +253,47 @@ class FsContainer extends ContainerBase {
       try {
         const { offset, length } = resolveRange(options.range, header.size, what);
         const whole = offset === 0 && length === header.size;
-        const body = new FileRangeStream(fh, header.headerLength + offset, length, whole ? header.md5 : undefined, what, (n) => this.store.countBytesIn(n));
+        const body = new FileRangeStream(fh, header.headerLength + offset, length, whole ? new BodyCheck(header) : undefined, what, (n) => this.store.countBytesIn(n));
         return { info: infoOf(name, header), offset, length, body };
       } catch (err) {
         await fh.close().catch(() => undefined);
         throw err;
+      }
+    });
+  }
+
+  /**
+   * Reads straight into a buffer, without a stream: the first read takes the
+   * header and, for small objects, the whole body (and its short count proves the
+   * file's length); larger bodies take one more read into a buffer of their size.
+   * A whole-object read is verified like get()'s stream.
+   */
+  override async getBuffer(name: string, options: GetOptions = {}): Promise<Buffer> {
+    checkObjectName(name);
+    const what = this.what(name);
+    return this.store.request(what, async () => {
+      checkAborted(options.signal, what);
+      const fh = await openObjectFile(objectPath(this.dir, name), what);
+      try {
+        const { header, prefix } = await readObjectPrefix(fh, name, what, SMALL_READ_BYTES);
+        const { offset, length } = resolveRange(options.range, header.size, what);
+        const start = header.headerLength + offset;
+        let out: Buffer;
+        if (start + length <= prefix.length) {
+          const inPrefix = prefix.subarray(start, start + length);
+          // Do not pin the whole probe buffer for a small answer the caller may keep.
+          out = length * 2 < prefix.length ? Buffer.from(inPrefix) : inPrefix;
+        } else {
+          out = Buffer.allocUnsafe(length);
+          const have = Math.max(0, Math.min(prefix.length - start, length));
+          if (have > 0) prefix.copy(out, 0, start, start + have);
+          await readFully(fh, out, have, start, what);
+        }
+        if (offset === 0 && length === header.size) verifyBody(header, out, what);
+        this.store.countBytesIn(length);
+        return out;
+      } finally {
+        await fh.close().catch(() => undefined);
       }
     });
   }

@@ -9,6 +9,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { cairnError } from '@cairn/errors';
+import { SlabCopier } from './slab.js';
 
 export class UploadBody {
   private readonly chunks: Buffer[] = [];
@@ -19,6 +20,7 @@ export class UploadBody {
   private ended = false;
   private failure: Error | undefined;
   private readonly md5: Hash = createHash('md5');
+  private readonly copier = new SlabCopier();
   private md5Hex: string | undefined;
   private waiters: Array<() => void> = [];
   private pulling: Promise<void> | undefined;
@@ -39,16 +41,17 @@ export class UploadBody {
     private readonly onSent?: (bytes: number) => void,
   ) {}
 
-  /** Adds bytes (push mode). The chunk is copied: the caller may reuse its buffer. */
+  /** Adds bytes (push mode). The chunk is copied (into 1 MiB slabs): the caller may reuse its buffer. */
   push(chunk: Uint8Array): void {
     if (this.ended) throw cairnError('CAIRN_ERR_INTERNAL', 'upload body pushed after end');
-    this.keep(Buffer.from(chunk));
+    for (const copy of this.copier.copy(chunk)) this.keep(copy);
   }
 
   /** No more bytes. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.copier.release();
     this.md5Hex = this.md5.digest('hex');
     this.wakeAll();
   }

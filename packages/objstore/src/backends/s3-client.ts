@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import aws4 from 'aws4';
 import { Agent, type Dispatcher } from 'undici';
 import { cairnError, type CairnError } from '@cairn/errors';
@@ -172,16 +172,21 @@ export class S3Client {
       this.options.credentials,
     );
     this.counters.requests++;
-    let out: Buffer | AsyncIterable<Uint8Array> | undefined = body;
-    if (Buffer.isBuffer(body)) this.counters.bytesOut += body.length;
-    else if (body !== undefined) out = this.countOut(body);
+    let out: Buffer | Readable | undefined;
+    if (Buffer.isBuffer(body)) {
+      out = body;
+      this.counters.bytesOut += body.length;
+    } else if (body !== undefined) {
+      // A Readable costs undici less CPU per byte than an async iterable.
+      out = Readable.from(this.countOut(body), { objectMode: false });
+    }
     const res = await this.agent.request({
       origin,
       path: signed.path ?? path,
       method: req.method,
       headers: signed.headers as Record<string, string>,
-      // undici sends async iterables as they come (chunked when no length is given).
-      body: (out ?? null) as Buffer | Readable | null,
+      // Sent as it comes (chunked when no length is given).
+      body: out ?? null,
       signal: req.signal ?? null,
       headersTimeout: this.options.requestTimeoutMs,
       bodyTimeout: this.options.requestTimeoutMs,

@@ -50,12 +50,17 @@ async function* read(first: Readable, r: ResumableRead): AsyncGenerator<Buffer> 
             b = b.subarray(skip);
             skip = 0;
           }
+          if (pos >= length) {
+            // Bytes past the range (Swift ignored the Range header): stop here, cutting the body.
+            return;
+          }
           if (pos + b.length > length) b = b.subarray(0, length - pos);
           if (b.length > 0) {
             pos += b.length;
             yield b;
           }
-          if (pos >= length) return;
+          // At the end of the range the loop goes on to see the body end: returning
+          // from inside for-await would destroy it with an AbortError (costly stack).
         }
         if (pos >= length) return;
         throw cairnError('CAIRN_ERR_OBJ_CONNECTION_RESET', `${r.what}: body ended after ${pos} of ${length} bytes`);
@@ -72,7 +77,7 @@ async function* read(first: Readable, r: ResumableRead): AsyncGenerator<Buffer> 
       }
     }
   } finally {
-    body.destroy();
+    if (!body.destroyed) body.destroy();
   }
 }
 

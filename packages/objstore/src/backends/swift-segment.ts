@@ -4,7 +4,7 @@
 // Contract (see OpenSegment in types.ts):
 //   - The PUT starts at the first append (or at close() when nothing was
 //     appended) and sends each chunk as soon as the connection takes it.
-//   - append() copies the chunk, keeps it, and resolves once at most
+//   - append() copies the chunk (into 1 MiB slabs), keeps it, and resolves once at most
 //     `windowBytes` appended bytes are still waiting for the connection
 //     (backpressure: it waits while the socket is slow or an attempt is being
 //     retried). It fails with CAIRN_ERR_OBJ_TOO_LARGE past maxSize (nothing
@@ -27,6 +27,7 @@ import { cairnError, type CairnError } from '@cairn/errors';
 import type { ObjectInfo, OpenSegment } from '../types.js';
 import { isRetryableStatus, redact, swiftStatusError } from './swift-errors.js';
 import { describe, drainBody, ProgressWatch, sendOnce, swiftUrl, type SwiftHttp } from './swift-http.js';
+import { SlabCopier } from './slab.js';
 
 export interface SwiftSegmentParams {
   readonly http: SwiftHttp;
@@ -54,6 +55,7 @@ export class SwiftSegment implements OpenSegment {
   readonly name: string;
   private readonly chunks: Buffer[] = [];
   private readonly md5: Hash = createHash('md5');
+  private readonly copier = new SlabCopier();
   private appended = 0;
   private state: State = 'open';
   private failure: CairnError | undefined;
@@ -85,10 +87,12 @@ export class SwiftSegment implements OpenSegment {
       throw cairnError('CAIRN_ERR_OBJ_TOO_LARGE', `${this.what}: ${this.appended + chunk.length} bytes exceed the segment's maxSize ${this.p.maxSize}`);
     }
     if (chunk.length === 0) return;
-    const copy = Buffer.from(chunk); // the caller may reuse its buffer once append resolves
-    this.chunks.push(copy);
-    this.md5.update(copy);
-    this.appended += copy.length;
+    // The caller may reuse its buffer once append resolves: keep a copy (in slabs).
+    for (const copy of this.copier.copy(chunk)) {
+      this.chunks.push(copy);
+      this.md5.update(copy);
+    }
+    this.appended += chunk.length;
     this.upload ??= this.startUpload();
     this.wake();
     // Backpressure: wait while too much of what was appended is not on the wire yet.
@@ -118,6 +122,7 @@ export class SwiftSegment implements OpenSegment {
     this.wake();
     await this.upload?.catch(() => undefined);
     this.chunks.length = 0;
+    this.copier.release();
   }
 
   /** The state, read afresh (it changes while this object awaits). */
@@ -142,6 +147,7 @@ export class SwiftSegment implements OpenSegment {
       (info) => {
         this.state = 'closed';
         this.chunks.length = 0;
+        this.copier.release();
         this.wake();
         return info;
       },
