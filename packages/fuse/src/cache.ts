@@ -1,0 +1,207 @@
+// The mount's small metadata caches. FUSE 2 hands every operation a path; the
+// RPC API addresses inodes. PathCache maps a path to its inode number (filled
+// by lookups, creates and directory listings) so that resolving a path costs
+// at most one lookup per component the cache does not know; AttrCache keeps
+// the attributes the last answer carried, so the getattr that follows every
+// kernel lookup does not cost a second round trip.
+//
+// Both expire (entry and attribute timeouts, like the kernel's own caches)
+// and are bounded (the oldest entries go first). Every change made through
+// this mount invalidates what it touches: unlink/rmdir/rename drop the path
+// and, for directories, everything below it. A generation number, bumped by
+// every invalidation, keeps a lookup that raced with a rename from caching
+// an answer for a path that no longer holds it.
+
+import type { Attr, FileType } from './convert.js';
+
+interface PathEntry {
+  readonly ino: number;
+  readonly type: FileType | undefined;
+  readonly expires: number;
+}
+
+interface AttrEntry {
+  readonly attr: Attr;
+  readonly expires: number;
+}
+
+export interface CacheOptions {
+  /** How long a path → inode entry is trusted (ms; 0: not cached). */
+  readonly entryTtlMs: number;
+  /** How long attributes are trusted (ms; 0: not cached). */
+  readonly attrTtlMs: number;
+  /** Most entries each cache holds. */
+  readonly maxEntries: number;
+  readonly now?: () => number;
+}
+
+/** The parent directory and the last component of an absolute path ("/a/b" → ["/a", "b"]). */
+export function splitPath(path: string): [string, string] {
+  const i = path.lastIndexOf('/');
+  return [i <= 0 ? '/' : path.slice(0, i), path.slice(i + 1)];
+}
+
+/** Path → inode number. */
+export class PathCache {
+  private readonly map = new Map<string, PathEntry>();
+  private gen = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly options: CacheOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Changes with every invalidation; pass it back to set(). */
+  get generation(): number {
+    return this.gen;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(path: string): number | undefined {
+    const e = this.map.get(path);
+    if (!e) return undefined;
+    if (e.expires <= this.now()) {
+      this.map.delete(path);
+      return undefined;
+    }
+    return e.ino;
+  }
+
+  /** Remembers `path` → `ino`, unless something was invalidated since `generation` was read. */
+  set(path: string, ino: number, type: FileType | undefined, generation = this.gen): void {
+    if (generation !== this.gen || this.options.entryTtlMs <= 0 || path === '/') return;
+    this.map.delete(path);
+    this.map.set(path, { ino, type, expires: this.now() + this.options.entryTtlMs });
+    if (this.map.size > this.options.maxEntries) {
+      const oldest = this.map.keys().next();
+      if (!oldest.done) this.map.delete(oldest.value);
+    }
+  }
+
+  /** Forgets `path` and, unless it is known not to be a directory, every path below it. */
+  invalidate(path: string): void {
+    this.gen++;
+    const e = this.map.get(path);
+    this.map.delete(path);
+    if (e && e.type !== undefined && e.type !== 'dir') return;
+    const prefix = path === '/' ? '/' : `${path}/`;
+    for (const key of this.map.keys()) if (key.startsWith(prefix)) this.map.delete(key);
+  }
+
+  clear(): void {
+    this.gen++;
+    this.map.clear();
+  }
+}
+
+/** Inode number → attributes. */
+export class AttrCache {
+  private readonly map = new Map<number, AttrEntry>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: CacheOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(ino: number): Attr | undefined {
+    const e = this.map.get(ino);
+    if (!e) return undefined;
+    if (e.expires <= this.now()) {
+      this.map.delete(ino);
+      return undefined;
+    }
+    return e.attr;
+  }
+
+  set(attr: Attr): void {
+    if (this.options.attrTtlMs <= 0) return;
+    this.map.delete(attr.ino);
+    this.map.set(attr.ino, { attr, expires: this.now() + this.options.attrTtlMs });
+    if (this.map.size > this.options.maxEntries) {
+      const oldest = this.map.keys().next();
+      if (!oldest.done) this.map.delete(oldest.value);
+    }
+  }
+
+  invalidate(ino: number): void {
+    this.map.delete(ino);
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+/** The key that stands for every attribute name (an inode without attributes). */
+const ALL = '\0all';
+
+/** What is known about an extended attribute being missing. */
+export type MissState = 'fresh' | 'stale' | 'unknown';
+
+/**
+ * Extended attributes known to be missing, per inode. The kernel asks for
+ * security.capability before every write(2) to a file, and that question
+ * would otherwise queue behind the file's own write RPCs. A miss is trusted
+ * for the attribute timeout ('fresh'); after that it is 'stale' for as long
+ * again: the caller may answer from it and check with the server in the
+ * background (refresh()).
+ */
+export class XattrMissCache {
+  private readonly map = new Map<number, Map<string, number>>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: CacheOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Whether `name` of `ino` was found missing recently ('fresh'), a while ago ('stale'), or not known. */
+  state(ino: number, name: string): MissState {
+    const names = this.map.get(ino);
+    if (!names) return 'unknown';
+    const a = this.state1(ino, names, ALL);
+    const b = this.state1(ino, names, name);
+    return a === 'fresh' || b === 'fresh' ? 'fresh' : a === 'stale' || b === 'stale' ? 'stale' : 'unknown';
+  }
+
+  private state1(ino: number, names: Map<string, number>, name: string): MissState {
+    const at = names.get(name);
+    if (at === undefined) return 'unknown';
+    const age = this.now() - at;
+    if (age < this.options.attrTtlMs) return 'fresh';
+    if (age < 2 * this.options.attrTtlMs) return 'stale';
+    names.delete(name);
+    if (names.size === 0) this.map.delete(ino);
+    return 'unknown';
+  }
+
+  /** Remembers that `name` of `ino` is missing (as of now). */
+  remember(ino: number, name: string): void {
+    if (this.options.attrTtlMs <= 0) return;
+    let names = this.map.get(ino);
+    if (!names) {
+      this.map.set(ino, (names = new Map()));
+      if (this.map.size > this.options.maxEntries) {
+        const oldest = this.map.keys().next();
+        if (!oldest.done) this.map.delete(oldest.value);
+      }
+    }
+    names.set(name, this.now());
+  }
+
+  /** Remembers that `ino` has no attributes at all (it was just created). */
+  rememberNone(ino: number): void {
+    this.remember(ino, ALL);
+  }
+
+  /** Forgets what is known of `ino` (an attribute was set, or found). */
+  invalidate(ino: number): void {
+    this.map.delete(ino);
+  }
+}
