@@ -22,6 +22,8 @@ import { FsReader } from './reader.js';
 import { readdir } from './readdir.js';
 import { reclaimSegments } from './reclaim.js';
 import { rename } from './rename.js';
+import { cleanSegments, startCleaner, type CleanOptions, type CleanReport, type CleanerJob } from './cleaner.js';
+import { sweepOrphans, type SweepOptions, type SweepReport } from './orphan-sweep.js';
 import { abandon, unmount, type Mounted } from './volume.js';
 import { getxattr, listxattr, removexattr, setxattr } from './xattr.js';
 import type {
@@ -32,6 +34,7 @@ import type {
 export class FilesystemImpl implements Filesystem {
   private readonly ops = new TaskSet();
   private closing: Promise<void> | undefined;
+  private readonly jobs = new Set<AbortController>();
 
   constructor(readonly m: Mounted) {}
 
@@ -264,7 +267,34 @@ export class FilesystemImpl implements Filesystem {
     return this.op(() => compactJournal(this.m.vol, options));
   }
 
+  startCleaner(options: CleanOptions = {}): CleanerJob {
+    if (this.closing !== undefined || this.m.vol.closed) throw cairnError('CAIRN_ERR_CLOSED', `filesystem ${this.volumeId}`);
+    return startCleaner(this.m.vol, options);
+  }
+
+  clean(options: CleanOptions = {}): Promise<CleanReport> {
+    return this.job(options.signal, (signal) => cleanSegments(this.m.vol, { ...options, signal }));
+  }
+
+  sweepOrphans(options: SweepOptions = {}): Promise<SweepReport> {
+    return this.job(options.signal, (signal) => sweepOrphans(this.m.vol, { ...options, signal }));
+  }
+
+  /** Runs a background job as an operation that unmount cancels. */
+  private job<T>(outer: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    const stop = (): void => ac.abort(outer?.reason);
+    if (outer?.aborted) stop();
+    else outer?.addEventListener('abort', stop, { once: true });
+    this.jobs.add(ac);
+    return this.op(() => fn(ac.signal)).finally(() => {
+      this.jobs.delete(ac);
+      outer?.removeEventListener('abort', stop);
+    });
+  }
+
   unmount(): Promise<void> {
+    for (const ac of this.jobs) ac.abort(cairnError('CAIRN_ERR_CLOSED', `filesystem ${this.volumeId}`));
     this.closing ??= unmount(this.m, this.ops);
     return this.closing;
   }

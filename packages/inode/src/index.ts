@@ -23,6 +23,8 @@ import type {
 import { formatFilesystem as format, mount } from './volume.js';
 
 export type * from './types.js';
+import type { CleanOptions, CleanReport, CleanerJob } from './cleaner.js';
+import type { SweepOptions, SweepReport } from './orphan-sweep.js';
 export { ROOT_CRED, MAY_READ, MAY_WRITE, MAY_EXEC } from './perms.js';
 export {
   ROOT_INO, NAME_MAX, PATH_MAX, MAX_SYMLINKS, LINK_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX, MAX_FILE_SIZE,
@@ -30,6 +32,10 @@ export {
 } from './format.js';
 export { segmentDeletable, type DeletionContext } from './reclaim.js';
 export type { DirectWrite } from './direct.js';
+export type { CleanOptions, CleanProgress, CleanReport, CleanerJob } from './cleaner.js';
+export { DEFAULT_CLEAN_BYTES_PER_SECOND, DEFAULT_CLEAN_MIN_AGE_MS, DEFAULT_CLEAN_SEGMENT_BYTES } from './cleaner.js';
+export type { SweepOptions, SweepProgress, SweepReport } from './orphan-sweep.js';
+export { DEFAULT_ORPHAN_GRACE_MS, DEFAULT_ORPHAN_DELETES_PER_SECOND } from './orphan-sweep.js';
 
 export interface FormatFilesystemOptions {
   readonly store: ObjectStore;
@@ -159,6 +165,13 @@ export interface Filesystem {
   waitForChanges(cursor: number, options?: WaitChangesOptions): Promise<boolean>;
   /** Drops changes older than the horizon (keeping the newest minEntries); returns how many. */
   compactJournal(options?: { horizonMs?: number; minEntries?: number }): Promise<number>;
+
+  /** Starts a segment cleaning pass; CAIRN_ERR_FS_BUSY while one runs. */
+  startCleaner(options?: CleanOptions): CleanerJob;
+  /** One cleaning pass to its end (the management API's "clean" job). */
+  clean(options?: CleanOptions): Promise<CleanReport>;
+  /** Deletes segment objects no metadata references (the "orphan-sweep" job). */
+  sweepOrphans(options?: SweepOptions): Promise<SweepReport>;
 
   /** Waits for running operations, makes every write durable, checkpoints, closes. */
   unmount(): Promise<void>;
