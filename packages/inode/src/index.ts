@@ -186,3 +186,8 @@ export function formatFilesystem(options: FormatFilesystemOptions): Promise<{ vo
 export async function mountFilesystem(options: MountOptions): Promise<Filesystem> {
   return new FilesystemImpl(await mount(options));
 }
+export {
+  fsck, FSCK_PROBLEM_KINDS, LOST_FOUND,
+  type FsckCounts, type FsckLeaks, type FsckOptions, type FsckPhase, type FsckProblem, type FsckProblemKind, type FsckProgress, type FsckReport,
+} from './fsck.js';
+export { scrub, SCRUB_PROBLEM_KINDS, type ScrubOptions, type ScrubProblem, type ScrubProblemKind, type ScrubReport } from './scrub.js';

@@ -40,7 +40,8 @@ export function jobRunners(lookup: VolumeLookup): Record<JobKind, JobRunner> {
       const { v, fs } = servedFs(lookup, ctx.volume);
       if (v.deletionsPaused) throw cairnError('CAIRN_ERR_MGMT_VOLUME_BUSY', `${ctx.volume}: deletions are paused`);
       const own = extrasOf(fs).clean;
-      if (own) return own(hooks(ctx));
+      // A cleaning pass that ran to its end succeeded; its report says what it moved.
+      if (own) return { ok: true, ...(await own(hooks(ctx))) };
       ctx.progress({ done: 0, total: 1, unit: 'passes' });
       const r = await fs.reclaimSegments();
       ctx.progress({ done: 1, total: 1, unit: 'passes' });
@@ -51,7 +52,7 @@ export function jobRunners(lookup: VolumeLookup): Record<JobKind, JobRunner> {
       if (v.deletionsPaused) throw cairnError('CAIRN_ERR_MGMT_VOLUME_BUSY', `${ctx.volume}: deletions are paused`);
       const own = extrasOf(fs).sweepOrphans;
       if (!own) throw cairnError('CAIRN_ERR_NOT_SUPPORTED', 'orphan-sweep (the filesystem layer does not offer it yet)');
-      return own(hooks(ctx));
+      return { ok: true, ...(await own(hooks(ctx))) };
     },
   };
 }
