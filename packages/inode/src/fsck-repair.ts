@@ -414,16 +414,19 @@ export function reviveFix(nonce: bigint, liveOf: () => number): Fix {
   });
 }
 
-/** Corrects a segment's live bytes by `delta` (and the volume total); at 0 the segment becomes a deletion candidate. */
+/**
+ * Corrects a segment's live bytes by `delta` (and the volume total). A
+ * segment left at 0 stays a record (the cleaner moves such records to
+ * `deadsegs`; one of its own new segments may be about to receive extents).
+ */
 export function liveFix(nonce: bigint, delta: number): Fix {
   return tx((t) => {
     const rec = t.segment(nonce);
-    if (rec === undefined) return false;
+    if (rec === undefined || delta === 0) return false;
     const live = rec.live + delta;
-    if (live < 0 || (delta === 0 && live !== 0)) return false;
-    if (live === 0) t.killSegment(nonce, rec);
-    else t.putSegment(nonce, { ...rec, live });
-    if (delta !== 0) t.setMeta({ liveBytes: t.getMeta().liveBytes + delta });
+    if (live < 0) return false;
+    t.putSegment(nonce, { ...rec, live });
+    t.setMeta({ liveBytes: t.getMeta().liveBytes + delta });
     return true;
   });
 }

@@ -155,10 +155,10 @@ function checkLive(c: ScanCtx, sums: { live: number; stored: number }): void {
   for (const [nonce, seg] of c.segs.entries()) {
     const want = c.extentSums.get(nonce) ?? 0;
     c.counts.liveBytes += want;
-    if (seg.live !== want || want === 0) {
-      c.add('segment-live', want === 0 ? `segment ${nonce} is live (${seg.live} bytes) but no extent names it` : `segment ${nonce} live bytes ${seg.live}, its extents ${want}`, {
-        nonce, fix: liveFix(nonce, want - seg.live),
-      });
+    // A record with no live bytes and no extent is not a problem: the cleaner's new segments
+    // start that way, and the cleaner moves leftovers to `deadsegs`.
+    if (seg.live !== want) {
+      c.add('segment-live', `segment ${nonce} live bytes ${seg.live}, its extents ${want}`, { nonce, fix: liveFix(nonce, want - seg.live) });
     }
   }
   const m = c.meta;

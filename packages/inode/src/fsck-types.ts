@@ -111,7 +111,7 @@ export interface FsckOptions {
   readonly signal?: AbortSignal;
   /** Run headhunter's check() of every tree (default true). */
   readonly checkTrees?: boolean;
-  /** List the data containers for segment objects no record names (default true). */
+  /** List the data containers for segment objects no record names (an orphan sweep's dry run; default true). */
   readonly findLeaks?: boolean;
   /** A leaked segment object must be at least this old to count (and to be deleted by repair); default 600 000 ms. */
   readonly leakGraceMs?: number;
@@ -143,7 +143,7 @@ export interface FsckLeaks {
   readonly bytes: number;
   /** The first 100 nonces, in decimal. */
   readonly nonces: string[];
-  /** Objects newer than leakGraceMs, not counted (a commit may still name them). */
+  /** Segment objects not examined further because they are newer than leakGraceMs or a writer holds them (a commit may still name them). */
   readonly recent: number;
   /** Deleted by repair. */
   readonly deleted: number;

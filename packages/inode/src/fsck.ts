@@ -13,7 +13,7 @@
 // Repair applies the fixes of what the check found (fsck-repair.ts: every fix
 // re-checks inside its transaction and corrects counters by deltas, so a
 // repair racing the volume's own operations never undoes them), deletes
-// leaked segment objects, then checks again; it repeats (at most maxRounds)
+// leaked segment objects (an orphan sweep), then checks again; it repeats (at most maxRounds)
 // while a round fixed something and problems remain, because one fix can
 // reveal another (a dangling entry removed changes a link count). The last
 // check's problems are `remaining`.
@@ -96,7 +96,7 @@ async function checkPass(v: Vol, o: FsckOptions, pass: number): Promise<PassResu
   let leaks: LeakScan | undefined;
   if (o.findLeaks !== false && c.meta !== undefined) {
     const p = new Progress('segments', pass, c.counts.segments + c.counts.deadSegments, () => c.findings.length, o.onProgress, o.signal);
-    leaks = await findLeaks(v, c.meta.dataContainers, c.segs, c.dead, o.leakGraceMs ?? DEFAULT_LEAK_GRACE_MS, () => p.tick(), o.signal);
+    leaks = await findLeaks(v, o.leakGraceMs ?? DEFAULT_LEAK_GRACE_MS, (listed) => p.tick(listed - p.done), o.signal);
     p.report();
   }
   return { findings: c.findings, counts: c.counts, commitSeq: view.commitSeq, leaks };
@@ -120,11 +120,11 @@ export async function fsckVolume(v: Vol, options: FsckOptions = {}): Promise<Fsc
     const rounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
     for (let round = 1; round <= rounds; round++) {
       const fixable = last.findings.filter((f) => f.fix !== undefined);
-      const leaked = last.leaks?.leaked ?? [];
-      if (fixable.length === 0 && leaked.length === 0) break;
-      const p = new Progress('repair', passes, fixable.length + leaked.length, () => last.findings.length, options.onProgress, options.signal);
+      const leaked = last.leaks?.segments ?? 0;
+      if (fixable.length === 0 && leaked === 0) break;
+      const p = new Progress('repair', passes, fixable.length + leaked, () => last.findings.length, options.onProgress, options.signal);
       const n = await applyFixes(v, fixable, () => p.tick());
-      const d = await deleteLeaks(v, leaked);
+      const d = leaked > 0 ? await deleteLeaks(v, options.leakGraceMs ?? DEFAULT_LEAK_GRACE_MS, options.signal) : 0;
       p.report();
       repairs += n;
       deleted += d;
