@@ -121,6 +121,7 @@ describe('fs backend: awkward names on disk', () => {
 
   it('lists random unicode names like a sorted model, fs and memory alike (property)', async () => {
     const mem = createMemoryStore().container('names');
+    await mem.create();
     const name = fc.string({ unit: fc.constantFrom('a', 'b', '/', 'é', '\uFFFD', '😀', '-', '0'), minLength: 1, maxLength: 7 });
     const delimiter = fc.constantFrom(undefined, '/', 'é', 'ab', '😀');
     let run = 0;
