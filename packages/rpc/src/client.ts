@@ -174,10 +174,10 @@ export class CairnClient {
   // ---- direct data path ----------------------------------------------------------------------------
   /** The read plan of [offset - before, offset + after): segment ranges and holes (zero steps). */
   fetchExtentMap(p: P<'fetchExtentMap'>, o?: CallOptions): R<'fetchExtentMap'> { return this.call('fetchExtentMap', p, o); }
-  /** Reserved: fails with EOPNOTSUPP until the filesystem exposes direct segment writes. */
+  /** Names a fresh segment object (container, name, nonce) for the caller to store in the object store itself. */
   provisionObject(p: P<'provisionObject'> = {}, o?: CallOptions): R<'provisionObject'> { return this.call('provisionObject', p, o); }
-  /** Reserved: fails with EOPNOTSUPP until the filesystem exposes direct segment writes. */
-  wrote(p: P<'wrote'> = {}, o?: CallOptions): R<'wrote'> { return this.call('wrote', p, o); }
+  /** Records the file runs a stored, provisioned segment holds; returns the file's attributes. Each segment is reported once. */
+  wrote(p: P<'wrote'>, o?: CallOptions): R<'wrote'> { return this.call('wrote', p, o); }
 
   // ---- snapshots (EOPNOTSUPP while the filesystem does not expose them; create/delete need uid 0) ---
   snapshotCreate(p: P<'snapshotCreate'>, o?: CallOptions): R<'snapshotCreate'> { return this.call('snapshotCreate', p, o); }

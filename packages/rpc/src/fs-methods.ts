@@ -29,6 +29,10 @@ export const MAX_CHANGES_PER_CALL = 4096;
 export const MAX_WAIT_CHANGES_MS = 120_000;
 /** Largest window fetchExtentMap covers (bytes). */
 export const MAX_EXTENT_WINDOW = 64 * 1024 * 1024;
+/** Most file runs one wrote call reports. */
+export const MAX_WROTE_RUNS = 4096;
+/** Longest run one wrote entry names (bytes): a provisioned segment is at most this big. */
+export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 /** Window after the offset fetchExtentMap covers by default (bytes). */
 export const DEFAULT_EXTENT_WINDOW = 8 * 1024 * 1024;
 
@@ -310,16 +314,19 @@ export const fsMethods = {
   provisionObject: fsMethod(
     'once',
     s.object({}),
-    () => {
-      throw cairnError('CAIRN_ERR_NOT_SUPPORTED', 'provisionObject: the filesystem does not expose direct segment writes yet');
+    async (ctx) => {
+      const got = await ctx.fs.provisionSegment();
+      return { nonce: got.nonce, container: got.container, name: got.name };
     },
   ),
   wrote: fsMethod(
     'once',
-    s.object({}),
-    () => {
-      throw cairnError('CAIRN_ERR_NOT_SUPPORTED', 'wrote: the filesystem does not expose direct segment writes yet');
-    },
+    s.object({
+      ino,
+      nonce: s.i64(),
+      writes: s.array(s.object({ fileOffset: off, segmentOffset: off, length: s.uint(MAX_SEGMENT_BYTES) }), MAX_WROTE_RUNS),
+    }),
+    (ctx, p) => ctx.fs.wrote(ctx.cred, p.ino, p.nonce, p.writes),
   ),
 
   // ---- snapshots ---------------------------------------------------------------------------------

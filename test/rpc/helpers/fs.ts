@@ -5,13 +5,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatFilesystem, mountFilesystem, type Filesystem } from '../../../packages/inode/src/index.js';
-import { createMemoryStore } from '../../../packages/objstore/src/index.js';
+import { createMemoryStore, type ObjectStore } from '../../../packages/objstore/src/index.js';
 import { createCairnServer, type CairnServerOptions, type RpcServer } from '../../../packages/rpc/src/index.js';
 
 export const FS_SECRET = 'fs-volume-secret-abcdef';
 
 export interface MemoryFs {
   readonly fs: Filesystem;
+  /** The object store under the volume (the direct data path writes segments here itself). */
+  readonly store: ObjectStore;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export async function memoryFilesystem(volume = 'rpcvol'): Promise<MemoryFs> {
   const fs = await mountFilesystem({ store, volume, logDir, fsync: false, segments: { maxFlushTimeMs: 50 } });
   return {
     fs,
+    store,
     async close() {
       await fs.unmount();
       rmSync(logDir, { recursive: true, force: true });
