@@ -4,7 +4,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cairnError, isCairnError } from '@cairn/errors';
-import { checkpointObjectName, createObjectStorePublisher } from '@cairn/headhunter';
+import { checkpointObjectName } from '@cairn/headhunter';
 import type {
   CacheStats, CheckpointSummary, CreateVolumeRequest, DaemonStatus, ListenerInfo, ManagementPort, SnapshotSummary, VolumeStats,
   VolumeSummary,
@@ -12,6 +12,7 @@ import type {
 import { extrasOf, need } from './apis/filesystem.js';
 import type { ServedVolume } from './lifecycle.js';
 import { CATALOG_CONTAINER, CATALOG_VOLUME_PREFIX, localPaths } from './paths.js';
+import { createVolumePublisher } from './ownership.js';
 import type { Runtime } from './runtime.js';
 import type { VolumesComponent } from './volumes.js';
 
@@ -128,19 +129,29 @@ export class DaemonManagementPort implements ManagementPort {
 
   async listCheckpoints(name: string, limit: number): Promise<CheckpointSummary[]> {
     const container = this.rt.store.container(name);
-    const seqs = await createObjectStorePublisher({ container }).list(limit).catch((err: unknown) => {
-      if (isCairnError(err, 'CAIRN_ERR_OBJ_CONTAINER_NOT_FOUND')) throw cairnError('CAIRN_ERR_MGMT_NO_SUCH_VOLUME', name);
-      throw err;
-    });
-    if (seqs.length === 0 && !(await this.volumes.isFormatted(name))) throw cairnError('CAIRN_ERR_MGMT_NO_SUCH_VOLUME', name);
-    return Promise.all(seqs.map(async (id): Promise<CheckpointSummary> => {
-      try {
-        const h = await container.head(checkpointObjectName(id));
-        return { id, publishedAt: new Date(h.mtime).toISOString(), bytes: h.size };
-      } catch {
-        return { id }; // deleted meanwhile (retention)
-      }
-    }));
+    const { publisher, close } = createVolumePublisher(this.rt.store, name, this.rt.config.fencing, this.rt.logger);
+    try {
+      const seqs = await publisher.list(limit).catch((err: unknown) => {
+        if (isCairnError(err, 'CAIRN_ERR_OBJ_CONTAINER_NOT_FOUND')) throw cairnError('CAIRN_ERR_MGMT_NO_SUCH_VOLUME', name);
+        throw err;
+      });
+      if (seqs.length === 0 && !(await this.volumes.isFormatted(name))) throw cairnError('CAIRN_ERR_MGMT_NO_SUCH_VOLUME', name);
+      return await Promise.all(seqs.map(async (id): Promise<CheckpointSummary> => {
+        try {
+          // Object-store fencing names the record by its number; etcd fencing keeps the name in etcd.
+          const h = await container.head(checkpointObjectName(id));
+          return { id, publishedAt: new Date(h.mtime).toISOString(), bytes: h.size };
+        } catch {
+          try {
+            return { id, bytes: (await publisher.read(id)).length };
+          } catch {
+            return { id }; // deleted meanwhile (retention)
+          }
+        }
+      }));
+    } finally {
+      await close();
+    }
   }
 
   async createSnapshot(volume: string, snapshot: string): Promise<SnapshotSummary> {

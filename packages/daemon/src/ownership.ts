@@ -3,17 +3,20 @@
 //   1. a lock file in the volume's local state dir (one process per data dir),
 //   2. an owner record in the object store's catalog container (another
 //      daemon on the same object store sees who serves the volume), and
-//   3. headhunter's fenced checkpoint publication (create-if-absent records):
-//      should two daemons still both serve a volume, the one that loses the
-//      publish race stops serving instead of corrupting it.
+//   3. headhunter's fenced checkpoint publication (create-if-absent records,
+//      or an etcd compare-and-swap with fencing.kind etcd): should two
+//      daemons still both serve a volume, the one that loses the publish race
+//      stops serving instead of corrupting it.
 // Cluster mode (etcd leases) implements the same interface.
 
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { cairnError, isCairnError } from '@cairn/errors';
+import { createEtcdPublisher } from '@cairn/cluster';
 import { createObjectStorePublisher, type CheckpointPublisher } from '@cairn/headhunter';
 import type { ObjectStore } from '@cairn/objstore';
 import type { Logger } from 'pino';
+import type { CairnConfig } from './config/schema.js';
 import { CATALOG_CONTAINER, localPaths, ownerObject } from './paths.js';
 
 export interface OwnerRecord {
@@ -49,6 +52,22 @@ export interface LocalOwnershipOptions {
   readonly dataDir: string;
   readonly nodeId: string;
   readonly logger: Logger;
+  /** How checkpoint publication is fenced (default: create-if-absent records in the object store). */
+  readonly fencing?: CairnConfig['fencing'];
+}
+
+/** The fenced checkpoint publisher of one volume as `fencing` says; close() releases what it holds (an etcd client). */
+export function createVolumePublisher(
+  store: ObjectStore, volume: string, fencing: CairnConfig['fencing'] | undefined, logger: Logger,
+): { publisher: CheckpointPublisher; close(): Promise<void> } {
+  const container = store.container(volume);
+  if (fencing?.kind === 'etcd') {
+    const publisher = createEtcdPublisher({
+      container, endpoints: fencing.etcd.endpoints, prefix: fencing.etcd.prefix, etcdTimeoutMs: fencing.etcd.requestTimeoutMs, logger,
+    });
+    return { publisher, close: () => publisher.close() };
+  }
+  return { publisher: createObjectStorePublisher({ container, logger }), close: async () => {} };
 }
 
 function pidAlive(pid: number): boolean {
@@ -122,7 +141,7 @@ export function createLocalOwnership(o: LocalOwnershipOptions): VolumeOwnership 
         rmSync(lockPath, { force: true });
         throw err;
       }
-      const publisher = createObjectStorePublisher({ container: o.store.container(volume), logger: o.logger });
+      const { publisher, close } = createVolumePublisher(o.store, volume, o.fencing, o.logger);
       let released = false;
       return {
         volume,
@@ -133,6 +152,7 @@ export function createLocalOwnership(o: LocalOwnershipOptions): VolumeOwnership 
           const current = await owner(volume).catch(() => undefined);
           if (current?.node === o.nodeId) await catalog.delete(ownerObject(volume));
           rmSync(lockPath, { force: true });
+          await close();
         },
       };
     },

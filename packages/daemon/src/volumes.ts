@@ -8,13 +8,13 @@
 
 import { rm } from 'node:fs/promises';
 import { cairnError, isCairnError } from '@cairn/errors';
-import { createObjectStorePublisher, type CheckpointPublisher } from '@cairn/headhunter';
+import type { CheckpointPublisher } from '@cairn/headhunter';
 import type { ObjectStore } from '@cairn/objstore';
 import type { Logger } from 'pino';
 import { formatVolumeFs, mountVolumeFs } from './apis/filesystem.js';
 import type { CairnConfig } from './config/schema.js';
 import type { Component, ServedVolume } from './lifecycle.js';
-import type { OwnershipLease, VolumeOwnership } from './ownership.js';
+import { createVolumePublisher, type OwnershipLease, type VolumeOwnership } from './ownership.js';
 import { CATALOG_CONTAINER, catalogVolumeObject, localPaths } from './paths.js';
 
 /** Catalog record of a volume (cairn-catalog/volumes/<name>). */
@@ -80,12 +80,14 @@ export class VolumesComponent implements Component {
 
   /** True when the object store holds a formatted volume `name` (it has a checkpoint record). */
   async isFormatted(name: string): Promise<boolean> {
-    const publisher = createObjectStorePublisher({ container: this.store.container(name) });
+    const { publisher, close } = createVolumePublisher(this.store, name, this.config.fencing, this.logger);
     try {
       return (await publisher.list(1)).length > 0;
     } catch (err) {
       if (isCairnError(err, 'CAIRN_ERR_OBJ_CONTAINER_NOT_FOUND')) return false;
       throw err;
+    } finally {
+      await close();
     }
   }
 

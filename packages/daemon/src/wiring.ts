@@ -15,6 +15,7 @@ import { JobsComponent, MgmtComponent, StoreComponent } from './components.js';
 import type { CairnConfig } from './config/schema.js';
 import { jobRunners } from './jobs/runners.js';
 import { Lifecycle, type Component } from './lifecycle.js';
+import { SnapshotScheduleComponent } from './snapshot-schedule.js';
 import { LocalState } from './local-state.js';
 import { metricsSource } from './metrics-source.js';
 import { DaemonManagementPort } from './mgmt-port.js';
@@ -54,7 +55,7 @@ export function buildContainer(config: CairnConfig, logger: Logger): DependencyC
     const metrics = createMetrics();
     const raw = createBackend(cfg, log);
     const store = meteredStore(raw, metrics.meter);
-    const ownership = createLocalOwnership({ store, dataDir: cfg.dataDir, nodeId, logger: log.child({ component: 'ownership' }) });
+    const ownership = createLocalOwnership({ store, dataDir: cfg.dataDir, nodeId, fencing: cfg.fencing, logger: log.child({ component: 'ownership' }) });
     let rt: Runtime | undefined;
     const jobs = new JobManager({
       runners: jobRunners((name) => rt?.lifecycle.get(name)),
@@ -88,6 +89,10 @@ export function buildContainer(config: CairnConfig, logger: Logger): DependencyC
   c.register(TOKENS.component, cached((d) => new StoreComponent(d.resolve(TOKENS.runtime))));
   c.register(TOKENS.component, cached((d) => d.resolve(TOKENS.volumes)));
   c.register(TOKENS.component, cached((d) => new JobsComponent(d.resolve(TOKENS.runtime))));
+  c.register(TOKENS.component, cached((d) => {
+    const rt = d.resolve(TOKENS.runtime);
+    return new SnapshotScheduleComponent(rt.config, (cfg) => cfg.snapshots, rt.logger.child({ component: 'snapshot-schedule' }));
+  }));
   c.register(TOKENS.component, cached((d) => d.resolve(TOKENS.mgmt)));
   c.register(TOKENS.component, cached((d) => d.resolve(TOKENS.rpc)));
   c.register(TOKENS.component, cached((d) => d.resolve(TOKENS.objectApi)));

@@ -160,6 +160,9 @@ export const ERROR_CODES = {
   CAIRN_ERR_S3_ENTITY_TOO_SMALL: def('EINVAL', 400, 'EntityTooSmall', 'part too small: %s'),
   CAIRN_ERR_S3_INVALID_ARGUMENT: def('EINVAL', 400, 'InvalidArgument', 'invalid argument: %s'),
 
+  // ---- cluster coordination (@cairn/cluster) -------------------------------------
+  CAIRN_ERR_CLUSTER_UNAVAILABLE: def('EAGAIN', 503, 'ServiceUnavailable', 'cluster coordination (etcd) unavailable: %s', true),
+
   // ---- FUSE mount (@cairn/fuse) ---------------------------------------------------
   CAIRN_ERR_FUSE_NO_DEVICE: def('ENODEV', 503, 'ServiceUnavailable', 'FUSE is not available: %s'),
   CAIRN_ERR_FUSE_NO_LIBRARY: def('ENOSYS', 503, 'ServiceUnavailable', 'the FUSE library cannot be loaded: %s'),

@@ -70,6 +70,9 @@ export function validateConfig(raw: unknown, source = 'configuration'): CairnCon
       if (cfg.backend.swift[k] === '') throw cairnError('CAIRN_ERR_CONFIG_SCHEMA', `${source}: backend.swift.${k}: required when backend.kind is swift`);
     }
   }
+  if (cfg.fencing.kind === 'etcd' && cfg.fencing.etcd.endpoints.length === 0) {
+    throw cairnError('CAIRN_ERR_CONFIG_SCHEMA', `${source}: fencing.etcd.endpoints: required when fencing.kind is etcd`);
+  }
   return cfg;
 }
 

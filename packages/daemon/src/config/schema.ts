@@ -116,6 +116,25 @@ export const configSchema = Type.Object({
   ownership: obj({
     mode: Type.Union([Type.Literal('local')], { default: 'local', description: 'local: a lock file per volume plus fenced checkpoint publication (etcd: later)' }),
   }, 'Volume ownership'),
+  fencing: obj({
+    kind: Type.Union([Type.Literal('objstore'), Type.Literal('etcd')], {
+      default: 'objstore',
+      description: 'Who decides which process publishes a volume\'s next checkpoint: objstore (create-if-absent PUTs; atomic on the fs backend, not on Swift) or etcd (a compare-and-swap; strict on every backend)',
+    }),
+    etcd: obj({
+      endpoints: strList('etcd client URLs, e.g. http://127.0.0.1:2379 (required with fencing.kind etcd)'),
+      prefix: str('/cairn', 'Key prefix of Cairn\'s etcd keys: every daemon serving the same volumes uses the same one'),
+      requestTimeoutMs: posInt(5_000, 'Deadline of one etcd request'),
+    }, 'etcd fencing (fencing.kind etcd)'),
+  }, 'Checkpoint fencing: two processes serving one volume never both publish (docs/operations.md "Fencing on Swift")'),
+  snapshots: obj({
+    intervalMs: nonNegInt(0, 'Take a scheduled snapshot of every served volume this often (0: no schedule)'),
+    keep: nonNegInt(24, 'Scheduled snapshots kept per volume, the newest; older ones are deleted after each new one'),
+    prefix: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$', default: 'auto-',
+      description: 'Name prefix of scheduled snapshots (they are named <prefix><UTC time>); snapshots without it are never deleted by the schedule',
+    }),
+  }, 'Scheduled snapshots (reloaded on SIGHUP)'),
   shutdown: obj({
     timeoutMs: posInt(120_000, 'Longest graceful shutdown before cairnd exits with an error'),
   }, 'Shutdown'),
