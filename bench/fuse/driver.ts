@@ -1,16 +1,23 @@
 // The workload of bench/fuse/throughput.ts, run in its own process against one
 // directory (a FUSE mount, or the local disk) with plain synchronous system
 // calls, as a program would: the process that serves a FUSE mount must not be
-// the one that blocks on it.
+// the one that blocks on it. Several drivers may work on one directory at
+// once (each on names of its own), as the processes of `make -j` would.
 //
-//   argv[2]: JSON { dir, files, seqMiB, maxSeconds, directRead }
-//   stdout:  JSON { create, stat, unlink (ops/s), writeMBps, readMBps, ... }
+// Forked with an IPC channel; argv[2] is JSON { dir, prefix, files, seqMiB,
+// maxSeconds, directRead }. The parent sends { phase } and the driver answers
+// { phase, ops, seconds, bytes } when the phase is done, so that the parent
+// can read its counters between phases. Phases:
 //
-// create: open(O_CREAT|O_EXCL) + close of `files` empty files; stat: stat of
-// each; unlink: unlink of each; write: `seqMiB` MiB in 1 MiB write(2)s of
-// random bytes, then fsync; read: the file back in 1 MiB read(2)s (with
-// directRead, `dd iflag=direct`, so the local disk is measured rather than
-// its page cache). Every phase also stops after maxSeconds.
+//   create  open(O_CREAT|O_EXCL) + close of `files` empty files
+//   stat    stat of each
+//   unlink  unlink of each (files a capped phase left are removed untimed)
+//   write   `seqMiB` MiB in 1 MiB write(2)s of random bytes, then fsync
+//   read    the file back in 1 MiB read(2)s (with directRead, `dd
+//           iflag=direct`, so the local disk is measured, not its page
+//           cache), then unlinks it
+//
+// Every phase also stops after maxSeconds.
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,10 +26,21 @@ import { join } from 'node:path';
 
 interface Job {
   readonly dir: string;
+  readonly prefix: string;
   readonly files: number;
   readonly seqMiB: number;
   readonly maxSeconds: number;
   readonly directRead: boolean;
+}
+
+export type Phase = 'create' | 'stat' | 'unlink' | 'write' | 'read';
+
+export interface PhaseResult {
+  readonly phase: Phase;
+  /** Operations done (files, or MiB for write/read). */
+  readonly ops: number;
+  readonly seconds: number;
+  readonly bytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -41,51 +59,74 @@ function timed(maxSeconds: number, count: number, step: (i: number) => void): { 
   return { ops: i, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
 }
 
+function seconds(since: bigint): number {
+  return Number(process.hrtime.bigint() - since) / 1e9;
+}
+
 function main(): void {
   const job = JSON.parse(process.argv[2] ?? '{}') as Job;
-  const name = (i: number): string => join(job.dir, `f${i}`);
-  const create = timed(job.maxSeconds, job.files, (i) => closeSync(openSync(name(i), 'wx', 0o644)));
-  const stat = timed(job.maxSeconds, create.ops, (i) => statSync(name(i)));
-  const unlink = timed(job.maxSeconds, create.ops, (i) => unlinkSync(name(i)));
-  for (let i = unlink.ops; i < create.ops; i++) unlinkSync(name(i));
-
-  const big = join(job.dir, 'sequential.bin');
+  const name = (i: number): string => join(job.dir, `${job.prefix}${i}`);
+  const big = join(job.dir, `${job.prefix}sequential.bin`);
   const block = randomBytes(MiB);
-  const fd = openSync(big, 'w', 0o644);
-  const write = timed(job.maxSeconds, job.seqMiB, () => {
-    block.writeUInt32LE(Math.random() * 0xffffffff, 0);
-    writeSync(fd, block, 0, MiB);
-  });
-  const t0 = process.hrtime.bigint();
-  fsyncSync(fd);
-  closeSync(fd);
-  const writeSeconds = write.seconds + Number(process.hrtime.bigint() - t0) / 1e9;
+  let created = 0;
+  let written = 0;
 
-  let read: { bytes: number; seconds: number };
-  if (job.directRead) {
-    const t = process.hrtime.bigint();
-    execFileSync('dd', [`if=${big}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none']);
-    read = { bytes: write.ops * MiB, seconds: Number(process.hrtime.bigint() - t) / 1e9 };
-  } else {
-    const rfd = openSync(big, 'r');
-    const t = process.hrtime.bigint();
-    let bytes = 0;
-    for (let n = readSync(rfd, block, 0, MiB, null); n > 0; n = readSync(rfd, block, 0, MiB, null)) bytes += n;
-    closeSync(rfd);
-    read = { bytes, seconds: Number(process.hrtime.bigint() - t) / 1e9 };
-  }
-  unlinkSync(big);
-  process.stdout.write(
-    `${JSON.stringify({
-      create: create.ops / create.seconds,
-      stat: stat.ops / stat.seconds,
-      unlink: unlink.ops / unlink.seconds,
-      files: create.ops,
-      writeMBps: (write.ops * MiB) / 1e6 / writeSeconds,
-      readMBps: read.bytes / 1e6 / read.seconds,
-      seqMiB: write.ops,
-    })}\n`,
-  );
+  const run = (phase: Phase): PhaseResult => {
+    switch (phase) {
+      case 'create': {
+        const r = timed(job.maxSeconds, job.files, (i) => closeSync(openSync(name(i), 'wx', 0o644)));
+        created = r.ops;
+        return { phase, ...r, bytes: 0 };
+      }
+      case 'stat':
+        return { phase, ...timed(job.maxSeconds, created, (i) => statSync(name(i))), bytes: 0 };
+      case 'unlink': {
+        const r = timed(job.maxSeconds, created, (i) => unlinkSync(name(i)));
+        for (let i = r.ops; i < created; i++) unlinkSync(name(i));
+        return { phase, ...r, bytes: 0 };
+      }
+      case 'write': {
+        const fd = openSync(big, 'w', 0o644);
+        const r = timed(job.maxSeconds, job.seqMiB, () => {
+          block.writeUInt32LE(Math.random() * 0xffffffff, 0);
+          writeSync(fd, block, 0, MiB);
+        });
+        const t = process.hrtime.bigint();
+        fsyncSync(fd);
+        closeSync(fd);
+        written = r.ops;
+        return { phase, ops: r.ops, seconds: r.seconds + seconds(t), bytes: r.ops * MiB };
+      }
+      case 'read': {
+        const t = process.hrtime.bigint();
+        let bytes = 0;
+        if (job.directRead) {
+          execFileSync('dd', [`if=${big}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none']);
+          bytes = written * MiB;
+        } else {
+          const fd = openSync(big, 'r');
+          for (let n = readSync(fd, block, 0, MiB, null); n > 0; n = readSync(fd, block, 0, MiB, null)) bytes += n;
+          closeSync(fd);
+        }
+        const r = { phase, ops: bytes / MiB, seconds: seconds(t), bytes };
+        unlinkSync(big);
+        return r;
+      }
+    }
+  };
+
+  process.on('message', (msg: { phase?: Phase; exit?: boolean }) => {
+    if (msg.exit || !msg.phase) {
+      process.disconnect();
+      return;
+    }
+    try {
+      process.send!({ result: run(msg.phase) });
+    } catch (err) {
+      process.send!({ error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  process.send!({ ready: true });
 }
 
 main();

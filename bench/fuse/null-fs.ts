@@ -1,10 +1,12 @@
 // A null filesystem on fuse-native: names, sizes and modes in memory, file
-// contents thrown away (reads return zeros). Mounted with the same libfuse
-// options as a Cairn mount, it is the FUSE ceiling of bench/fuse/throughput.ts:
-// what the kernel, libfuse 2 and fuse-native's thread hop cost with no
-// filesystem behind them.
+// contents thrown away (reads return zeros). Mounted with exactly the libfuse
+// options of a Cairn mount (fuseNativeOptions(): default_permissions,
+// allow_other when root, the same timeouts), it is the FUSE ceiling of
+// bench/fuse/throughput.ts: what the kernel, libfuse 2 and fuse-native's
+// thread hop cost with no filesystem behind them. It counts its calls per
+// operation, as a Cairn mount's stats() does.
 
-import { loadFuseNative, type FuseInstance, type FuseOperations, type FuseStat } from '@cairn/fuse';
+import { fuseNativeOptions, loadFuseNative, type FuseInstance, type FuseOperations, type FuseStat } from '@cairn/fuse';
 
 interface Node {
   readonly ino: number;
@@ -17,6 +19,20 @@ const S_IFREG = 0o100000;
 
 export interface NullMount {
   unmount(): Promise<void>;
+  /** Calls per operation so far. */
+  calls(): Record<string, number>;
+}
+
+/** `ops` with every operation counted in `calls`. */
+function counted(ops: FuseOperations, calls: Map<string, number>): FuseOperations {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(ops) as Array<[string, (...args: unknown[]) => void]>) {
+    out[name] = (...args: unknown[]): void => {
+      calls.set(name, (calls.get(name) ?? 0) + 1);
+      fn(...args);
+    };
+  }
+  return out as FuseOperations;
 }
 
 /** Mounts the null filesystem at `mountpoint` (an existing empty directory). */
@@ -87,14 +103,11 @@ export async function mountNullFs(mountpoint: string): Promise<NullMount> {
     getxattr: (_p, _name, _pos, cb) => cb(-61),
     statfs: (_p, cb) => cb(0, { bsize: 4096, frsize: 4096, blocks: 1 << 30, bfree: 1 << 30, bavail: 1 << 30, files: 1 << 30, ffree: 1 << 30, favail: 1 << 30, fsid: 0, flag: 0, namemax: 255 }),
   };
-  const fuse: FuseInstance = new Fuse(mountpoint, ops, {
-    timeout: false,
-    fsname: 'nullfs',
-    subtype: 'cairn-null',
-    extraOptions: ['use_ino', 'big_writes', 'max_write=131072', 'atomic_o_trunc', 'attr_timeout=0', 'entry_timeout=1', 'negative_timeout=0'],
-  });
+  const calls = new Map<string, number>();
+  const fuse: FuseInstance = new Fuse(mountpoint, counted(ops, calls), { ...fuseNativeOptions(), fsname: 'nullfs', subtype: 'cairn-null' });
   await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
   return {
     unmount: () => new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve()))),
+    calls: () => Object.fromEntries(calls),
   };
 }

@@ -5,22 +5,38 @@
 //
 //   cairn       mountFuse() over CairnClient -> loopback TCP -> the Cairn RPC
 //               server in a child process (memory store, replay-log fsync off)
-//   null-fuse   bench/fuse/null-fs.ts: metadata in memory, data discarded
+//   null-fuse   bench/fuse/null-fs.ts: metadata in memory, data discarded,
+//               mounted with fuseNativeOptions() (the options of a Cairn mount)
 //   local-disk  a temp directory on the machine's disk (reads with O_DIRECT)
 //
-// The workload (bench/fuse/driver.ts) runs in its own process with plain
-// synchronous system calls, one at a time, as a shell tool would; the mounts
-// are served by this process. Each target gets a short warm-up run first.
+// The workload (bench/fuse/driver.ts) runs in separate processes with plain
+// synchronous system calls, as shell tools would; the mounts are served by
+// this process. The metadata phases run with 1 process and again with
+// several at once (CAIRN_BENCH_FUSE_PROCS), the files split between them, in
+// rounds where Cairn and the null filesystem alternate (the machine is
+// shared: rates are medians over the rounds, cairn/null the median of the
+// rounds' ratios); the sequential phases once, with one process. Each target
+// gets a short warm-up first.
 //
-// Prints a table and writes bench/results/fuse.json.
+// Between phases the counters are read, so the run also tells, per file
+// operation, how many calls each FUSE operation got (the kernel's LOOKUP and
+// GETATTR both arrive as getattr in libfuse's path API), how many RPCs of
+// each method the Cairn mount made, how long the Cairn handlers took in this
+// process (RPC round trips included), and the CPU time of the process serving
+// the mount (this one: Cairn's client side, or the null filesystem) and of
+// the Cairn server.
+//
+// Prints tables and writes bench/results/fuse.json.
 // Usage: npx tsx bench/fuse/throughput.ts
 //   CAIRN_BENCH_FUSE_FILES   files per metadata phase (default 2000)
 //   CAIRN_BENCH_FUSE_MIB     size of the sequential file in MiB (default 256)
+//   CAIRN_BENCH_FUSE_PROCS   processes of the concurrent metadata rows (default 4; 1: none)
+//   CAIRN_BENCH_ROUNDS       alternating metadata rounds (default 3)
 //   CAIRN_BENCH_SECONDS      cap per phase in seconds (default 20)
 
-import { execFile, fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,32 +44,139 @@ import { checkFuseAvailable, forceUnmount, mountFuse, type FuseMount } from '@ca
 import { CairnClient } from '@cairn/rpc';
 import { envNumber, fmt, machine, REPO_ROOT, table, writeResult } from '../lib/report.js';
 import { BENCH_SECRET } from '../rpc/server-child.js';
+import type { Phase, PhaseResult } from './driver.js';
 import { mountNullFs, type NullMount } from './null-fs.js';
 
 const FILES = envNumber('CAIRN_BENCH_FUSE_FILES', 2000, 16);
 const SEQ_MIB = envNumber('CAIRN_BENCH_FUSE_MIB', 256, 1);
+const PROCS = envNumber('CAIRN_BENCH_FUSE_PROCS', 4, 1);
 const MAX_SECONDS = envNumber('CAIRN_BENCH_SECONDS', 20, 1);
+const ROUNDS = envNumber('CAIRN_BENCH_ROUNDS', 3, 1);
 const DRIVER = fileURLToPath(new URL('./driver.ts', import.meta.url));
 const SERVER = fileURLToPath(new URL('../rpc/server-child.ts', import.meta.url));
+const META: Phase[] = ['create', 'stat', 'unlink'];
 
-interface Row {
-  readonly create: number;
-  readonly stat: number;
-  readonly unlink: number;
-  readonly files: number;
-  readonly writeMBps: number;
-  readonly readMBps: number;
-  readonly seqMiB: number;
+type Counts = Record<string, number>;
+
+/** What a target tells about itself between phases. */
+interface Probe {
+  /** FUSE operation calls so far. */
+  fuseCalls(): Counts;
+  /** RPCs per method so far (Cairn only). */
+  rpcCalls?(): Counts;
+  /** Time spent in the FUSE handlers so far, ms (Cairn only). */
+  handlerMs?(): number;
+  /** CPU time of the Cairn server process so far, µs (Cairn only). */
+  serverCpuUs?(): number;
 }
 
-function drive(dir: string, files: number, seqMiB: number, directRead: boolean): Promise<Row> {
-  const job = JSON.stringify({ dir, files, seqMiB, maxSeconds: MAX_SECONDS, directRead });
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', DRIVER, job], { cwd: REPO_ROOT, timeout: 30 * 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`driver on ${dir}: ${err.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as Row);
+/** CPU time (user + system) of process `pid` so far, µs (Linux /proc; clock ticks of 10 ms). */
+function cpuOfPid(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+}
+
+function cpuOfSelf(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+interface PhaseRow {
+  readonly target: string;
+  readonly procs: number;
+  readonly phase: Phase;
+  /** Metadata rounds: Cairn and the null filesystem alternate. */
+  readonly round?: number;
+  readonly ops: number;
+  readonly seconds: number;
+  /** Files/s, or MB/s for write/read. */
+  readonly rate: number;
+  /** Per file operation (metadata phases): calls per FUSE operation, RPCs per method, handler µs. */
+  readonly fusePerOp?: Counts;
+  readonly rpcPerOp?: Counts;
+  readonly handlerUsPerOp?: number;
+  /** CPU time per file operation (µs) of the process serving the mount, and of the Cairn server. */
+  readonly mountCpuUsPerOp?: number;
+  readonly serverCpuUsPerOp?: number;
+}
+
+interface Driver {
+  readonly child: ChildProcess;
+  run(phase: Phase): Promise<PhaseResult>;
+  stop(): Promise<void>;
+}
+
+async function startDriver(dir: string, prefix: string, files: number, seqMiB: number, directRead: boolean): Promise<Driver> {
+  const job = JSON.stringify({ dir, prefix, files, seqMiB, maxSeconds: MAX_SECONDS, directRead });
+  const child = fork(DRIVER, [job], { execArgv: ['--import', 'tsx'], cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = async (): Promise<{ ready?: boolean; result?: PhaseResult; error?: string }> => {
+    const exited = once(child, 'exit').then(([code]) => {
+      throw new Error(`driver on ${dir} exited (${String(code)})`);
     });
-  });
+    const [msg] = (await Promise.race([once(child, 'message'), exited])) as [{ ready?: boolean; result?: PhaseResult; error?: string }];
+    return msg;
+  };
+  await next();
+  return {
+    child,
+    async run(phase) {
+      child.send({ phase });
+      const msg = await next();
+      if (!msg.result) throw new Error(`driver on ${dir}, ${phase}: ${msg.error ?? 'no result'}`);
+      return msg.result;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.send({ exit: true });
+      await exited;
+    },
+  };
+}
+
+function diff(after: Counts, before: Counts, per: number): Counts {
+  const out: Counts = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d > 0) out[k] = Math.round((d / per) * 100) / 100;
+  }
+  return out;
+}
+
+/** Runs `phases` with `procs` drivers at once on `dir` (files split between them). */
+async function runPhases(target: string, dir: string, probe: Probe | undefined, procs: number, files: number, seqMiB: number, phases: Phase[], direct: boolean): Promise<PhaseRow[]> {
+  const drivers: Driver[] = [];
+  const rows: PhaseRow[] = [];
+  try {
+    for (let p = 0; p < procs; p++) drivers.push(await startDriver(dir, `p${p}-f`, Math.ceil(files / procs), seqMiB, direct));
+    for (const phase of phases) {
+      const fuse0 = probe?.fuseCalls() ?? {};
+      const rpc0 = probe?.rpcCalls?.() ?? {};
+      const ms0 = probe?.handlerMs?.() ?? 0;
+      const cpu0 = cpuOfSelf();
+      const server0 = probe?.serverCpuUs?.() ?? 0;
+      const t = process.hrtime.bigint();
+      const results = await Promise.all(drivers.map((d) => d.run(phase)));
+      const wall = Number(process.hrtime.bigint() - t) / 1e9;
+      const ops = results.reduce((s, r) => s + r.ops, 0);
+      const bytes = results.reduce((s, r) => s + r.bytes, 0);
+      // One driver: its own clock (no IPC in it); several: the wall time of them all.
+      const seconds = procs === 1 ? results[0]!.seconds : wall;
+      const meta = phase === 'create' || phase === 'stat' || phase === 'unlink';
+      const row: PhaseRow = { target, procs, phase, ops, seconds, rate: meta ? ops / seconds : bytes / 1e6 / seconds };
+      if (probe && meta && ops > 0) {
+        Object.assign(row, { fusePerOp: diff(probe.fuseCalls(), fuse0, ops) });
+        if (probe.rpcCalls) Object.assign(row, { rpcPerOp: diff(probe.rpcCalls(), rpc0, ops) });
+        if (probe.handlerMs) Object.assign(row, { handlerUsPerOp: Math.round(((probe.handlerMs() - ms0) * 1000) / ops) });
+        Object.assign(row, { mountCpuUsPerOp: Math.round((cpuOfSelf() - cpu0) / ops) });
+        if (probe.serverCpuUs) Object.assign(row, { serverCpuUsPerOp: Math.round((probe.serverCpuUs() - server0) / ops) });
+      }
+      rows.push(row);
+    }
+  } finally {
+    await Promise.all(drivers.map((d) => d.stop().catch(() => undefined)));
+  }
+  return rows;
 }
 
 /** FUSE usable here? Installs what is missing when root; the reason when not. */
@@ -82,6 +205,27 @@ async function startServer(): Promise<{ child: ChildProcess; port: number }> {
   return { child, port: msg.port };
 }
 
+/** Counts the client's RPCs per method (the mount calls every method through call()). */
+function countRpcs(client: CairnClient): () => Counts {
+  const counts: Counts = {};
+  const call = client.call.bind(client);
+  Object.defineProperty(client, 'call', {
+    value: (method: string, ...rest: unknown[]) => {
+      counts[method] = (counts[method] ?? 0) + 1;
+      return (call as (...a: unknown[]) => unknown)(method, ...rest);
+    },
+  });
+  return () => ({ ...counts });
+}
+
+function perOp(c: Counts | undefined): string {
+  if (!c) return '';
+  return Object.entries(c)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+    .join(', ');
+}
+
 async function main(): Promise<void> {
   const reason = fuseReason();
   if (reason) {
@@ -96,18 +240,43 @@ async function main(): Promise<void> {
   let client: CairnClient | undefined;
   let cairn: FuseMount | undefined;
   let nullFs: NullMount | undefined;
-  const rows: Array<{ target: string } & Row> = [];
+  const rows: PhaseRow[] = [];
   try {
     server = await startServer();
     client = await CairnClient.connect({ host: '127.0.0.1', port: server.port, volume: 'bench', secret: BENCH_SECRET, cred: { uid: 0, gid: 0, groups: [] } });
+    const rpcCalls = countRpcs(client);
     cairn = await mountFuse({ client, mountpoint: dirs.cairn });
     nullFs = await mountNullFs(dirs.null);
-    const targets: Array<[string, string, boolean]> = [['cairn', dirs.cairn, false], ['null-fuse', dirs.null, false], ['local-disk', dirs.local, true]];
-    for (const [target, dir, direct] of targets) {
-      process.stderr.write(`[fuse] ${target}: warm-up\n`);
-      await drive(dir, Math.min(200, FILES), Math.min(16, SEQ_MIB), direct);
-      process.stderr.write(`[fuse] ${target}: ${FILES} files, ${SEQ_MIB} MiB\n`);
-      rows.push({ target, ...(await drive(dir, FILES, SEQ_MIB, direct)) });
+    const c = cairn;
+    const n = nullFs;
+    const serverPid = server.child.pid!;
+    const cairnProbe: Probe = {
+      fuseCalls: () => Object.fromEntries(Object.entries(c.stats().ops).map(([k, v]) => [k, v.calls])),
+      rpcCalls,
+      handlerMs: () => Object.values(c.stats().ops).reduce((s, v) => s + v.totalMs, 0),
+      serverCpuUs: () => cpuOfPid(serverPid),
+    };
+    const targets: Array<[string, string, Probe | undefined, boolean]> = [
+      ['cairn', dirs.cairn, cairnProbe, false],
+      ['null-fuse', dirs.null, { fuseCalls: () => n.calls() }, false],
+      ['local-disk', dirs.local, undefined, true],
+    ];
+    for (const [target, dir, probe, direct] of targets) {
+      process.stderr.write(`[fuse] ${target}: warm-up, then ${SEQ_MIB} MiB\n`);
+      await runPhases(target, dir, probe, 1, Math.min(200, FILES), Math.min(16, SEQ_MIB), [...META, 'write', 'read'], direct);
+      rows.push(...(await runPhases(target, dir, probe, 1, FILES, SEQ_MIB, ['write', 'read'], direct)));
+    }
+    // Metadata: Cairn and the null filesystem alternate round by round (load
+    // from elsewhere hits both); the local disk once.
+    for (const procs of PROCS > 1 ? [1, PROCS] : [1]) {
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? targets.slice(0, 2) : [targets[1]!, targets[0]!];
+        if (round === 0) order.push(targets[2]!);
+        for (const [target, dir, probe, direct] of order) {
+          process.stderr.write(`[fuse] ${target}: ${FILES} files, ${procs} process(es), round ${round + 1}\n`);
+          rows.push(...(await runPhases(target, dir, probe, procs, FILES, SEQ_MIB, META, direct)).map((r) => ({ ...r, round })));
+        }
+      }
     }
   } finally {
     await cairn?.unmount().catch((err: unknown) => process.stderr.write(`unmount: ${String(err)}\n`));
@@ -122,13 +291,62 @@ async function main(): Promise<void> {
     rmSync(base, { recursive: true, force: true });
   }
 
-  const header = ['target', 'create/s', 'stat/s', 'unlink/s', 'write MB/s', 'read MB/s'];
-  const body = rows.map((r) => [r.target, fmt(r.create), fmt(r.stat), fmt(r.unlink), fmt(r.writeMBps, 1), fmt(r.readMBps, 1)]);
-  process.stdout.write(`\n${table(header, body, ['l', 'r', 'r', 'r', 'r', 'r'])}\n`);
-  const byTarget = Object.fromEntries(rows.map((r) => [r.target, r]));
-  const ratio = (a: number | undefined, b: number | undefined): number | null => (a && b ? Math.round((a / b) * 100) / 100 : null);
-  const c = byTarget['cairn'];
-  const n = byTarget['null-fuse'];
+  const median = (xs: number[]): number | undefined => {
+    if (xs.length === 0) return undefined;
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const of = (target: string, procs: number, phase: Phase): PhaseRow[] => rows.filter((r) => r.target === target && r.procs === procs && r.phase === phase);
+  /** The median rate over the rounds. */
+  const get = (target: string, procs: number, phase: Phase): { rate: number } | undefined => {
+    const m = median(of(target, procs, phase).map((r) => r.rate));
+    return m === undefined ? undefined : { rate: m };
+  };
+  /** Cairn / null: the median of the rounds' ratios (sequential phases: the one ratio). */
+  const ceiling = (procs: number, phase: Phase): number | null => {
+    const c = of('cairn', procs, phase);
+    const n = of('null-fuse', procs, phase);
+    const m = median(c.flatMap((r) => n.filter((x) => x.round === r.round).map((x) => r.rate / x.rate)));
+    return m === undefined ? null : Math.round(m * 100) / 100;
+  };
+  const procsList = PROCS > 1 ? [1, PROCS] : [1];
+
+  const header = ['target', 'procs', 'create/s', 'stat/s', 'unlink/s', 'write MB/s', 'read MB/s'];
+  const body: string[][] = [];
+  for (const procs of procsList) {
+    for (const target of ['cairn', 'null-fuse', 'local-disk']) {
+      const cell = (phase: Phase, digits = 0): string => {
+        const r = get(target, procs, phase);
+        return r ? fmt(r.rate, digits) : '';
+      };
+      body.push([target, String(procs), cell('create'), cell('stat'), cell('unlink'), cell('write', 1), cell('read', 1)]);
+    }
+    const ratioCell = (phase: Phase): string => {
+      const v = ceiling(procs, phase);
+      return v === null ? '' : `${fmt(v, 2)}`;
+    };
+    body.push(['cairn / null-fuse', String(procs), ratioCell('create'), ratioCell('stat'), ratioCell('unlink'), ratioCell('write'), ratioCell('read')]);
+  }
+  process.stdout.write(`\n${table(header, body, ['l', 'r', 'r', 'r', 'r', 'r', 'r'])}\n`);
+
+  const costHeader = ['target', 'procs', 'phase', 'FUSE calls per op', 'RPCs per op', 'handler µs/op', 'mount CPU µs/op', 'server CPU µs/op', 'wall µs/op'];
+  const us = (v: number | undefined): string => (v === undefined ? '' : fmt(v));
+  const costBody = rows
+    .filter((r) => r.fusePerOp && r.round === 0) // every round is in the JSON
+    .map((r) => [
+      r.target, String(r.procs), r.phase, perOp(r.fusePerOp), perOp(r.rpcPerOp), us(r.handlerUsPerOp), us(r.mountCpuUsPerOp), us(r.serverCpuUsPerOp),
+      fmt((r.seconds * 1e6 * r.procs) / r.ops),
+    ]);
+  process.stdout.write(`\n${table(costHeader, costBody, ['l', 'r', 'l', 'l', 'l', 'r', 'r', 'r', 'r'])}\n`);
+
+  const goal = Object.fromEntries(
+    procsList.map((procs) => [
+      `procs${procs}`,
+      Object.fromEntries(
+        (['create', 'stat', 'unlink', 'write', 'read'] as Phase[]).map((phase) => [phase, ceiling(procs, phase)]),
+      ),
+    ]),
+  );
   const rel = writeResult('fuse', {
     bench: 'fuse',
     started,
@@ -136,14 +354,17 @@ async function main(): Promise<void> {
     settings: {
       files: FILES,
       seqMiB: SEQ_MIB,
+      procs: procsList,
+      rounds: ROUNDS,
       maxSecondsPerPhase: MAX_SECONDS,
-      workload: 'one process, synchronous syscalls; create = open(O_CREAT|O_EXCL)+close; sequential = 1 MiB write(2)s + fsync, 1 MiB read(2)s',
-      cairn: 'mountFuse defaults (kernel attr timeout 0, entry 1 s, write-behind 64 MiB, read-ahead 1 MiB) over loopback RPC; server in a child process, memory store, replay-log fsync off',
-      nullFuse: 'fuse-native, same libfuse options, metadata in memory, data discarded',
+      workload: 'synchronous syscalls; create = open(O_CREAT|O_EXCL)+close; sequential = 1 MiB write(2)s + fsync, 1 MiB read(2)s; metadata phases with 1 and with N processes (files split)',
+      cairn: 'mountFuse defaults over loopback RPC; server in a child process, memory store, replay-log fsync off',
+      nullFuse: 'fuse-native with fuseNativeOptions() (the options of a Cairn mount), metadata in memory, data discarded',
       localDisk: 'temp directory; read with dd iflag=direct',
     },
-    rows: rows.map((r) => ({ ...r, create: Math.round(r.create), stat: Math.round(r.stat), unlink: Math.round(r.unlink), writeMBps: Math.round(r.writeMBps * 10) / 10, readMBps: Math.round(r.readMBps * 10) / 10 })),
-    cairnVsFuseCeiling: c && n ? { create: ratio(c.create, n.create), stat: ratio(c.stat, n.stat), unlink: ratio(c.unlink, n.unlink), write: ratio(c.writeMBps, n.writeMBps), read: ratio(c.readMBps, n.readMBps) } : null,
+    rows: rows.map((r) => ({ ...r, rate: Math.round(r.rate * 10) / 10, seconds: Math.round(r.seconds * 1000) / 1000 })),
+    cairnVsFuseCeiling: goal,
+    goal: { name: 'FUSE metadata ops >= 50% of the null FUSE filesystem', ratios: goal },
   });
   process.stdout.write(`\nwrote ${rel}\n`);
 }

@@ -69,6 +69,29 @@ describe('AttrCache', () => {
     expect(a.get(9)).toBeUndefined();
   });
 
+  it('does not cache an answer whose inode was invalidated after the request left', () => {
+    const a = new AttrCache({ entryTtlMs: 0, attrTtlMs: 1000, maxEntries: 10 });
+    const before = a.stamp();
+    a.invalidate(9);
+    a.set(attr(9, 1), before);
+    expect(a.get(9)).toBeUndefined();
+    a.set(attr(8, 2), before);
+    expect(a.get(8)?.size).toBe(2);
+    expect([a.changedSince(9, before), a.changedSince(8, before), a.changedSince(9, a.stamp())]).toEqual([true, false, false]);
+  });
+
+  it('stays conservative about invalidations it no longer remembers', () => {
+    const a = new AttrCache({ entryTtlMs: 0, attrTtlMs: 1000, maxEntries: 2 });
+    const before = a.stamp();
+    a.invalidate(1);
+    a.invalidate(2);
+    a.invalidate(3);
+    a.set(attr(1), before);
+    expect(a.get(1)).toBeUndefined();
+    a.set(attr(1), a.stamp());
+    expect(a.get(1)).toBeDefined();
+  });
+
   it('caches nothing with a zero timeout', () => {
     const a = new AttrCache({ entryTtlMs: 0, attrTtlMs: 0, maxEntries: 10 });
     a.set(attr(1));

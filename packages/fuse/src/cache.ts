@@ -97,10 +97,21 @@ export class PathCache {
   }
 }
 
-/** Inode number → attributes. */
+/**
+ * Inode number → attributes. Every invalidation is stamped: attributes an
+ * answer carried are only cached when their inode was not invalidated after
+ * the request left (set()'s `since`, read from stamp() before the request),
+ * so a slow getattr cannot bring back what a chmod through this mount just
+ * replaced.
+ */
 export class AttrCache {
   private readonly map = new Map<number, AttrEntry>();
   private readonly now: () => number;
+  private seq = 0;
+  /** The stamp of each inode's last invalidation (the newest MAX entries). */
+  private readonly invalidated = new Map<number, number>();
+  /** At least the stamp of any invalidation no longer in `invalidated`. */
+  private floor = 0;
 
   constructor(private readonly options: CacheOptions) {
     this.now = options.now ?? Date.now;
@@ -108,6 +119,16 @@ export class AttrCache {
 
   get size(): number {
     return this.map.size;
+  }
+
+  /** Read before a request whose answer carries attributes; pass it to set(). */
+  stamp(): number {
+    return this.seq;
+  }
+
+  /** Whether `ino` was invalidated after `since` (a stamp()). */
+  changedSince(ino: number, since: number): boolean {
+    return (this.invalidated.get(ino) ?? this.floor) > since;
   }
 
   get(ino: number): Attr | undefined {
@@ -120,8 +141,9 @@ export class AttrCache {
     return e.attr;
   }
 
-  set(attr: Attr): void {
-    if (this.options.attrTtlMs <= 0) return;
+  /** Caches `attr`, unless its inode was invalidated after `since` (a stamp()). */
+  set(attr: Attr, since = this.seq): void {
+    if (this.options.attrTtlMs <= 0 || this.changedSince(attr.ino, since)) return;
     this.map.delete(attr.ino);
     this.map.set(attr.ino, { attr, expires: this.now() + this.options.attrTtlMs });
     if (this.map.size > this.options.maxEntries) {
@@ -132,10 +154,21 @@ export class AttrCache {
 
   invalidate(ino: number): void {
     this.map.delete(ino);
+    this.invalidated.delete(ino);
+    this.invalidated.set(ino, ++this.seq);
+    if (this.invalidated.size > this.options.maxEntries) {
+      const oldest = this.invalidated.entries().next();
+      if (!oldest.done) {
+        this.invalidated.delete(oldest.value[0]);
+        this.floor = oldest.value[1];
+      }
+    }
   }
 
   clear(): void {
     this.map.clear();
+    this.floor = ++this.seq;
+    this.invalidated.clear();
   }
 }
 

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { IdentityMode } from './cred.js';
 import type { OpCounters } from './ops-context.js';
 
-export { mountFuse, LIBFUSE2_MAX_WRITE } from './mount.js';
+export { mountFuse, fuseNativeOptions, LIBFUSE2_MAX_WRITE } from './mount.js';
 export { checkFuseAvailable, checkMountpoint, forceUnmount, isMounted, mountTypeAt, waitUnmounted } from './system.js';
 export { loadFuseNative, type FuseNativeModule, type FuseInstance, type FuseOperations, type FuseNativeOptions, type FuseStat, type FuseStatfs } from './native.js';
 export { runMountCommand, parseMountArgs, MOUNT_USAGE, type MountCommandIo, type MountArgs } from './command.js';

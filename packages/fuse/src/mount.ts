@@ -10,7 +10,7 @@ import pino from 'pino';
 import { AttrCache, PathCache, XattrMissCache } from './cache.js';
 import { CallerCredentials } from './cred.js';
 import type { FuseMount, FuseMountOptions, FuseMountStats } from './index.js';
-import { loadFuseNative, type FuseInstance, type FuseOperations } from './native.js';
+import { loadFuseNative, type FuseInstance, type FuseNativeOptions, type FuseOperations } from './native.js';
 import { OpenFiles } from './open-files.js';
 import type { OpCounters, OpsContext } from './ops-context.js';
 import { fileOperations } from './ops-files.js';
@@ -61,8 +61,22 @@ function checkOptions(o: FuseMountOptions): void {
   }
 }
 
+/**
+ * The fuse-native options (libfuse -o) of a mount with `o`'s settings. The
+ * benchmark's null filesystem mounts with exactly these, to be compared fairly.
+ */
+export function fuseNativeOptions(o: Partial<FuseMountOptions> = {}): FuseNativeOptions {
+  return {
+    timeout: false,
+    debug: o.debug === true,
+    allowOther: o.allowOther ?? process.getuid?.() === 0,
+    defaultPermissions: o.defaultPermissions ?? true,
+    extraOptions: fuseOptions(o),
+  };
+}
+
 /** The libfuse -o options of a mount. */
-function fuseOptions(o: FuseMountOptions): string[] {
+function fuseOptions(o: Partial<FuseMountOptions>): string[] {
   return [
     'use_ino',
     'big_writes',
@@ -101,12 +115,13 @@ export async function mountFuse(options: FuseMountOptions): Promise<FuseMount> {
   const Fuse = loadFuseNative();
   const { client } = options;
   const log = (options.logger ?? pino({ level: 'silent' })).child({ fuse: mountpoint });
-  const root = process.getuid?.() === 0;
 
   const cacheLimits = { maxEntries: options.cacheEntries ?? DEFAULTS.cacheEntries };
-  const paths = new PathCache({ ...cacheLimits, entryTtlMs: (options.entryTimeoutSec ?? DEFAULTS.entryTimeoutSec) * 1000, attrTtlMs: 0 });
-  const attrs = new AttrCache({ ...cacheLimits, entryTtlMs: 0, attrTtlMs: (options.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000 });
-  const xattrMisses = new XattrMissCache({ ...cacheLimits, entryTtlMs: 0, attrTtlMs: (options.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000 });
+  const entryTtlMs = (options.entryTimeoutSec ?? DEFAULTS.entryTimeoutSec) * 1000;
+  const attrTtlMs = (options.attrTimeoutSec ?? DEFAULTS.attrTimeoutSec) * 1000;
+  const paths = new PathCache({ ...cacheLimits, entryTtlMs, attrTtlMs: 0 });
+  const attrs = new AttrCache({ ...cacheLimits, entryTtlMs: 0, attrTtlMs });
+  const xattrMisses = new XattrMissCache({ ...cacheLimits, entryTtlMs: 0, attrTtlMs });
   const budget = new WriteBudget(options.writeBehindBytes ?? DEFAULTS.writeBehindBytes);
   const files = new OpenFiles(client, budget, {
     readAheadBytes: options.readAheadBytes ?? DEFAULTS.readAheadBytes,
@@ -119,7 +134,7 @@ export async function mountFuse(options: FuseMountOptions): Promise<FuseMount> {
   let fuse: FuseInstance | undefined;
   const ctx: OpsContext = {
     client,
-    resolver: new Resolver(client, paths, attrs, xattrMisses, files),
+    resolver: new Resolver(client, paths, attrs, xattrMisses, files, { entryTtlMs, attrTtlMs }),
     files,
     creds: new CallerCredentials(options.identity ?? 'caller', options.cred),
     log,
@@ -134,13 +149,9 @@ export async function mountFuse(options: FuseMountOptions): Promise<FuseMount> {
   };
 
   fuse = new Fuse(mountpoint, ops, {
-    timeout: false,
-    debug: options.debug === true,
-    allowOther: options.allowOther ?? root,
-    defaultPermissions: options.defaultPermissions ?? true,
+    ...fuseNativeOptions(options),
     fsname: options.fsname ?? `cairn:${client.mount.volume}`.replace(/[^A-Za-z0-9_.:@+-]/g, '_').slice(0, 64),
     subtype: 'cairn',
-    extraOptions: fuseOptions(options),
   });
   try {
     await fuseMount(fuse, options.mountTimeoutMs ?? DEFAULTS.mountTimeoutMs);

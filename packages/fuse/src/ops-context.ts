@@ -41,6 +41,13 @@ export function once<A extends unknown[]>(cb: (result: number, ...rest: A) => vo
   };
 }
 
+/** Counts a call answered at once from the caches (no identity, no promise: see getattr). */
+export function countHit(ctx: OpsContext, op: string): void {
+  let c = ctx.counters.get(op);
+  if (!c) ctx.counters.set(op, (c = { calls: 0, errors: 0, totalMs: 0 }));
+  c.calls++;
+}
+
 /**
  * Runs one operation: `body` answers success through its own (once-wrapped)
  * callback; a rejection answers -errno through `reply`. A body that resolves

@@ -68,7 +68,7 @@ export function fileOperations(ctx: OpsContext): FuseOperations {
             { parent, name, mode: mode & 0o7777, umask: 0, exclusive: (flags & O_EXCL) !== 0, open: access },
             as(cred),
           );
-          r.attrs.invalidate(parent);
+          r.refresh(parent, cred);
           r.learn(path, res.attr, ticket);
           if (res.created) r.xattrMisses.rememberNone(res.attr.ino);
           if (res.fh === undefined) throw cairnError('CAIRN_ERR_FS_IO', `create ${path} returned no handle`);

@@ -11,9 +11,9 @@
 
 import type { Credentials, FsParams } from '@cairn/rpc';
 import { splitPath } from './cache.js';
-import { entryStat, timeSpec, toStat, toStatfs } from './convert.js';
+import { entryStat, timeSpec, toStat, toStatfs, type Attr } from './convert.js';
 import type { FuseOperations, FuseStat } from './native.js';
-import { once, run, type OpsContext } from './ops-context.js';
+import { countHit, once, run, type OpsContext } from './ops-context.js';
 import { as } from './resolver.js';
 
 /** Entries per readdirplus page (the RPC's maximum). */
@@ -41,16 +41,26 @@ async function setattr(ctx: OpsContext, path: string, cred: Credentials | undefi
 
 export function namespaceOperations(ctx: OpsContext): FuseOperations {
   const { resolver: r, files, client } = ctx;
+  /** struct stat of `attr`; writes still queued here make the file longer than the server knows yet. */
+  const statOf = (attr: Attr): FuseStat => {
+    const pending = files.pendingEnd(attr.ino);
+    return pending > attr.size ? { ...toStat(attr), size: pending, blocks: Math.ceil(pending / 512) } : toStat(attr);
+  };
   return {
     getattr(path, cb) {
+      // The kernel asks several times per system call (lookup, the permission
+      // check of every directory walked, stat): what both caches know is
+      // answered at once, without taking the caller's identity or a promise.
+      const known = path === '/' ? r.rootIno : r.paths.get(path);
+      const hit = known === undefined ? undefined : r.attrs.get(known);
+      if (hit) {
+        countHit(ctx, 'getattr');
+        cb(0, statOf(hit));
+        return;
+      }
       const reply = once(cb);
       run(ctx, 'getattr', path, reply, async (cred) => {
-        const stat = await r.withIno(path, cred, async (ino) => {
-          const attr = await r.getattr(ino, cred);
-          // Writes still queued here make the file longer than the server knows yet.
-          const pending = files.pendingEnd(ino);
-          return pending > attr.size ? { ...toStat(attr), size: pending, blocks: Math.ceil(pending / 512) } : toStat(attr);
-        });
+        const stat = await r.withIno(path, cred, async (ino) => statOf(await r.getattr(ino, cred)));
         reply(0, stat);
       });
     },
@@ -86,7 +96,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
           const attr = await client.mkdir({ parent, name, mode: mode & 0o7777, umask: 0 }, as(cred));
-          r.attrs.invalidate(parent);
+          r.refresh(parent, cred);
           r.learn(path, attr, ticket);
         });
       });
@@ -98,7 +108,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
           const attr = await client.mknod({ parent, name, mode, rdev: dev, umask: 0 }, as(cred));
-          r.attrs.invalidate(parent);
+          r.refresh(parent, cred);
           r.learn(path, attr, ticket);
         });
       });
@@ -110,7 +120,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
           const attr = await client.symlink({ parent, name, target }, as(cred));
-          r.attrs.invalidate(parent);
+          r.refresh(parent, cred);
           r.learn(path, attr, ticket);
         });
       });
@@ -131,7 +141,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
           r.withParent(path, cred, async (newParent, newName) => {
             const ticket = r.ticket();
             const attr = await client.link({ ino, newParent, newName }, as(cred));
-            r.attrs.invalidate(newParent);
+            r.refresh(newParent, cred);
             r.learn(path, attr, ticket);
           }),
         );
@@ -143,7 +153,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'unlink', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
           await client.unlink({ parent, name }, as(cred));
-          r.attrs.invalidate(parent);
+          r.refresh(parent, cred);
         });
         r.forget(path);
       });
@@ -154,7 +164,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'rmdir', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
           await client.rmdir({ parent, name }, as(cred));
-          r.attrs.invalidate(parent);
+          r.refresh(parent, cred);
         });
         r.forget(path);
       });
@@ -168,8 +178,8 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
         await r.withIno(fromDir, cred, (parent) =>
           r.withIno(toDir, cred, async (newParent) => {
             await client.rename({ parent, name, newParent, newName }, as(cred));
-            r.attrs.invalidate(parent);
-            r.attrs.invalidate(newParent);
+            r.refresh(parent, cred);
+            if (newParent !== parent) r.refresh(newParent, cred);
           }),
         );
         r.forget(from);

@@ -7,9 +7,23 @@
 // repeated once: nothing ran the first time, so the repeat is safe. (The
 // server answers ESTALE for an inode that is gone, ENOENT for a missing name;
 // a path renamed elsewhere is trusted until its entry timeout.)
+//
+// Attributes: concurrent fetches of one inode share their getattr. After a
+// change through this mount that alters a directory (an entry added or
+// removed), refresh() fetches the directory's attributes again right away in
+// the background: the kernel checks the directory's permissions at the next
+// path walk through it (default_permissions, kernel attribute timeout 0) and
+// then finds them on the way instead of waiting for a round trip.
+//
+// Lookup storms: when names of one directory keep missing the cache and are
+// found by the server (stat of many files, ls -l, find, make), the directory
+// is read with readdirplus once (one page, at most once per entry timeout)
+// and every entry goes into the caches, as the Linux NFS client does. This
+// only caches what exists, with the usual timeouts: it never answers that a
+// name is missing.
 
 import type { CairnClient, Credentials } from '@cairn/rpc';
-import { AttrCache, PathCache, splitPath, XattrMissCache } from './cache.js';
+import { splitPath, type AttrCache, type PathCache, type XattrMissCache } from './cache.js';
 import type { Attr } from './convert.js';
 import { ESTALE, errnoOf } from './errno.js';
 import type { WriteClock } from './open-files.js';
@@ -22,6 +36,32 @@ import type { WriteClock } from './open-files.js';
 export interface Ticket {
   readonly generation: number;
   readonly since: number;
+  /** AttrCache.stamp(). */
+  readonly attrs: number;
+}
+
+/** Found lookups in one directory that start a prefetch, within an entry timeout. */
+const PREFETCH_AFTER = 8;
+/** Entries a prefetch reads (one readdirplus page). */
+const PREFETCH_ENTRIES = 4096;
+/** A directory larger than one page is not prefetched again for this many entry timeouts. */
+const PREFETCH_BIG_BACKOFF = 30;
+/** Directories whose lookups are counted. */
+const PREFETCH_DIRS = 1024;
+
+export interface ResolverOptions {
+  /** The path cache's entry timeout (ms); prefetching is off when it or the attribute timeout is 0. */
+  readonly entryTtlMs: number;
+  readonly attrTtlMs: number;
+  readonly now?: () => number;
+}
+
+interface DirStats {
+  /** Found lookups since windowStart. */
+  found: number;
+  windowStart: number;
+  /** No prefetch before this time. */
+  notBefore: number;
 }
 
 /** The server no longer has the inode (it answers ESTALE for a gone inode, ENOENT for a missing name). */
@@ -36,6 +76,14 @@ export function as(cred: Credentials | undefined): { cred?: Credentials } {
 
 export class Resolver {
   private readonly resolving = new Map<string, Promise<number>>();
+  /** getattr RPCs in flight by inode, with the attribute stamp taken before each left. */
+  private readonly fetching = new Map<number, { stamp: number; attr: Promise<Attr> }>();
+  /** Lookup counts per directory path (prefetching). */
+  private readonly dirs = new Map<string, DirStats>();
+  /** Prefetches in flight by directory path. */
+  private readonly prefetching = new Map<string, Promise<void>>();
+  private readonly now: () => number;
+  private readonly prefetchTtlMs: number;
 
   constructor(
     private readonly client: CairnClient,
@@ -43,16 +91,20 @@ export class Resolver {
     readonly attrs: AttrCache,
     readonly xattrMisses: XattrMissCache,
     private readonly writes: WriteClock,
-  ) {}
+    options: ResolverOptions = { entryTtlMs: 0, attrTtlMs: 0 },
+  ) {
+    this.now = options.now ?? Date.now;
+    this.prefetchTtlMs = Math.min(options.entryTtlMs, options.attrTtlMs);
+  }
 
   /** See Ticket. */
   ticket(): Ticket {
-    return { generation: this.paths.generation, since: this.writes.clock };
+    return { generation: this.paths.generation, since: this.writes.clock, attrs: this.attrs.stamp() };
   }
 
-  /** Caches attributes an answer carried, unless the file was written meanwhile (see Ticket). */
+  /** Caches attributes an answer carried, unless the file was written or changed meanwhile (see Ticket). */
   cacheAttr(attr: Attr, ticket: Ticket): void {
-    if (this.writes.settledSince(attr.ino, ticket.since)) this.attrs.set(attr);
+    if (this.writes.settledSince(attr.ino, ticket.since)) this.attrs.set(attr, ticket.attrs);
   }
 
   get rootIno(): number {
@@ -66,10 +118,17 @@ export class Resolver {
     if (hit !== undefined) return hit;
     let p = this.resolving.get(path);
     if (!p) {
-      p = this.lookup(path, cred).finally(() => this.resolving.delete(path));
+      const listing = this.prefetching.get(splitPath(path)[0]);
+      p = (listing ? this.afterListing(listing, path, cred) : this.lookup(path, cred)).finally(() => this.resolving.delete(path));
       this.resolving.set(path, p);
     }
     return p;
+  }
+
+  /** Resolves `path` once its directory's prefetch is done: from the cache when the listing brought it. */
+  private async afterListing(listing: Promise<void>, path: string, cred: Credentials | undefined): Promise<number> {
+    await listing;
+    return this.paths.get(path) ?? this.lookup(path, cred);
   }
 
   /** Runs `op` on the inode at `path`, again once with a fresh lookup if a cached inode was stale. */
@@ -91,13 +150,38 @@ export class Resolver {
     return this.withIno(dir, cred, (parent) => op(parent, name));
   }
 
-  /** Fresh attributes of `ino` (from the cache when recent). */
-  async getattr(ino: number, cred: Credentials | undefined): Promise<Attr> {
+  /** Fresh attributes of `ino`: from the cache when recent, else from a getattr in flight since its last change, else fetched. */
+  getattr(ino: number, cred: Credentials | undefined): Promise<Attr> | Attr {
     const hit = this.attrs.get(ino);
     if (hit) return hit;
+    const f = this.fetching.get(ino);
+    // Someone else's fetch may fail for reasons of its own (its caller's identity): then fetch.
+    if (f && !this.attrs.changedSince(ino, f.stamp)) return f.attr.catch(() => this.fetch(ino, cred));
+    return this.fetch(ino, cred);
+  }
+
+  /**
+   * After a change through this mount that altered directory `ino` (an entry
+   * added or removed): forgets its attributes and fetches them again in the
+   * background, for the kernel's next permission check on it.
+   */
+  refresh(ino: number, cred: Credentials | undefined): void {
+    this.attrs.invalidate(ino);
+    this.fetch(ino, cred).catch(() => undefined);
+  }
+
+  private fetch(ino: number, cred: Credentials | undefined): Promise<Attr> {
     const ticket = this.ticket();
-    const attr = await this.client.getattr({ ino }, as(cred));
-    this.cacheAttr(attr, ticket);
+    const attr = this.client.getattr({ ino }, as(cred)).then((a) => {
+      this.cacheAttr(a, ticket);
+      return a;
+    });
+    const entry = { stamp: ticket.attrs, attr };
+    this.fetching.set(ino, entry);
+    const done = (): void => {
+      if (this.fetching.get(ino) === entry) this.fetching.delete(ino);
+    };
+    attr.then(done, done);
     return attr;
   }
 
@@ -132,6 +216,46 @@ export class Resolver {
       attr = await this.client.lookup({ parent, name }, as(cred));
     }
     this.learn(path, attr, ticket);
+    this.found(dir, parent, cred);
     return attr.ino;
+  }
+
+  /** Counts a name of `dir` the server had to find; starts a prefetch of `dir` when they keep coming. */
+  private found(dir: string, ino: number, cred: Credentials | undefined): void {
+    if (this.prefetchTtlMs <= 0) return;
+    const now = this.now();
+    let d = this.dirs.get(dir);
+    if (!d) {
+      this.dirs.set(dir, (d = { found: 0, windowStart: now, notBefore: 0 }));
+      if (this.dirs.size > PREFETCH_DIRS) {
+        const oldest = this.dirs.keys().next();
+        if (!oldest.done) this.dirs.delete(oldest.value);
+      }
+    }
+    if (now - d.windowStart >= this.prefetchTtlMs) {
+      d.found = 0;
+      d.windowStart = now;
+    }
+    if (++d.found < PREFETCH_AFTER || now < d.notBefore || this.prefetching.has(dir)) return;
+    d.found = 0;
+    d.notBefore = now + this.prefetchTtlMs;
+    const stats = d;
+    const p = this.prefetch(dir, ino, cred)
+      .then((complete) => {
+        if (!complete) stats.notBefore = this.now() + PREFETCH_BIG_BACKOFF * this.prefetchTtlMs;
+      })
+      .catch(() => undefined) // EACCES (no read permission) and the like: lookups go on one by one
+      .finally(() => this.prefetching.delete(dir));
+    this.prefetching.set(dir, p);
+  }
+
+  /** Reads one page of `dir` with attributes into the caches; true when that was the whole directory. */
+  private async prefetch(dir: string, ino: number, cred: Credentials | undefined): Promise<boolean> {
+    const ticket = this.ticket();
+    const page = await this.client.readdirplus({ ino, cookie: 0, limit: PREFETCH_ENTRIES }, as(cred));
+    for (const e of page.entries) {
+      if (e.attr && e.name !== '.' && e.name !== '..') this.learn(dir === '/' ? `/${e.name}` : `${dir}/${e.name}`, e.attr, ticket);
+    }
+    return page.eof;
   }
 }

@@ -1,0 +1,133 @@
+import type { CairnClient } from '@cairn/rpc';
+import { cairnError } from '@cairn/errors';
+import { describe, expect, it } from 'vitest';
+import { AttrCache, PathCache, XattrMissCache } from './cache.js';
+import type { Attr } from './convert.js';
+import { Resolver } from './resolver.js';
+
+const attr = (ino: number, type: Attr['type'] = 'file', size = 0): Attr =>
+  ({ ino, type, mode: type === 'dir' ? 0o40755 : 0o100644, nlink: 1, uid: 0, gid: 0, size, blocks: 0, blksize: 4096, rdev: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n, btimeNs: 0n, change: 1, dataVersion: 1 }) as Attr;
+
+/** A server of one directory (the root, inode 1) holding `names` (inode 100 + index); every call counted. */
+function fakeServer(names: string[]) {
+  const calls: Record<string, number> = {};
+  const count = (m: string): void => void (calls[m] = (calls[m] ?? 0) + 1);
+  let size = 0;
+  const gates: Array<() => void> = [];
+  let gated = false;
+  const wait = (): Promise<void> => (gated ? new Promise((r) => gates.push(r)) : Promise.resolve());
+  const client = {
+    mount: { rootIno: 1 },
+    async lookup({ name }: { parent: number; name: string }) {
+      count('lookup');
+      await wait();
+      const i = names.indexOf(name);
+      if (i < 0) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', name);
+      return attr(100 + i);
+    },
+    async getattr({ ino }: { ino: number }) {
+      count('getattr');
+      const s = size;
+      await wait();
+      return attr(ino, ino === 1 ? 'dir' : 'file', s);
+    },
+    async readdirplus({ limit }: { ino: number; cookie: number; limit: number }) {
+      count('readdirplus');
+      await wait();
+      const entries = names.slice(0, limit).map((name, i) => ({ name, ino: 100 + i, type: 'file', cookie: i + 3, attr: attr(100 + i) }));
+      return { entries, eof: names.length <= limit };
+    },
+  };
+  return {
+    client: client as unknown as CairnClient,
+    calls,
+    setSize: (n: number) => void (size = n),
+    gate: () => void (gated = true),
+    /** Lets the held calls answer, the last one first. */
+    open: () => {
+      gated = false;
+      for (const g of gates.splice(0).reverse()) g();
+    },
+  };
+}
+
+function resolver(server: ReturnType<typeof fakeServer>, ttlMs = 1000): Resolver {
+  const o = { entryTtlMs: ttlMs, attrTtlMs: ttlMs, maxEntries: 1000 };
+  const writes = { clock: 0, settledSince: () => true };
+  return new Resolver(server.client, new PathCache(o), new AttrCache(o), new XattrMissCache(o), writes, { entryTtlMs: ttlMs, attrTtlMs: ttlMs });
+}
+
+describe('Resolver attributes', () => {
+  it('shares a getattr in flight, but not one that left before the inode changed', async () => {
+    const s = fakeServer([]);
+    const r = resolver(s);
+    s.gate();
+    const a = r.getattr(7, undefined);
+    const b = r.getattr(7, undefined);
+    r.attrs.invalidate(7);
+    s.setSize(5);
+    const c = r.getattr(7, undefined);
+    s.open();
+    expect([(await a).size, (await b).size, (await c).size]).toEqual([0, 0, 5]);
+    expect(s.calls['getattr']).toBe(2);
+    // The answer that left before the change is not what the cache keeps.
+    expect((await r.getattr(7, undefined)).size).toBe(5);
+    expect(s.calls['getattr']).toBe(2);
+  });
+
+  it('refresh() fetches a changed directory in the background, and the next getattr uses that answer', async () => {
+    const s = fakeServer([]);
+    const r = resolver(s);
+    await r.getattr(1, undefined);
+    s.setSize(4096);
+    r.refresh(1, undefined);
+    expect(s.calls['getattr']).toBe(2);
+    expect((await r.getattr(1, undefined)).size).toBe(4096);
+    expect((await r.getattr(1, undefined)).size).toBe(4096);
+    expect(s.calls['getattr']).toBe(2);
+  });
+});
+
+describe('Resolver lookup storms', () => {
+  it('reads a directory whose names keep being found, then answers from the cache', async () => {
+    const names = Array.from({ length: 50 }, (_, i) => `f${i}`);
+    const s = fakeServer(names);
+    const r = resolver(s);
+    for (let i = 0; i < 8; i++) expect(await r.resolve(`/f${i}`, undefined)).toBe(100 + i);
+    expect([s.calls['lookup'], s.calls['readdirplus']]).toEqual([8, 1]);
+    for (let i = 8; i < 50; i++) expect(await r.resolve(`/f${i}`, undefined)).toBe(100 + i);
+    expect((await r.getattr(140, undefined)).ino).toBe(140);
+    expect([s.calls['lookup'], s.calls['readdirplus'], s.calls['getattr'] ?? 0]).toEqual([8, 1, 0]);
+  });
+
+  it('never answers that a name is missing from a listing: the server is asked', async () => {
+    const s = fakeServer(Array.from({ length: 20 }, (_, i) => `f${i}`));
+    const r = resolver(s);
+    for (let i = 0; i < 8; i++) await r.resolve(`/f${i}`, undefined);
+    await expect(Promise.resolve(r.resolve('/new', undefined))).rejects.toMatchObject({ code: 'CAIRN_ERR_FS_NOT_FOUND' });
+    expect(s.calls['lookup']).toBe(9);
+  });
+
+  it('does not read a directory for lookups that find nothing (a create storm)', async () => {
+    const s = fakeServer([]);
+    const r = resolver(s);
+    for (let i = 0; i < 20; i++) await expect(Promise.resolve(r.resolve(`/n${i}`, undefined))).rejects.toThrow();
+    expect(s.calls['readdirplus']).toBeUndefined();
+  });
+
+  it('reads a directory at most once per entry timeout', async () => {
+    const s = fakeServer(Array.from({ length: 40 }, (_, i) => `f${i}`));
+    const r = resolver(s, 60_000);
+    for (let i = 0; i < 8; i++) await r.resolve(`/f${i}`, undefined);
+    r.paths.clear();
+    for (let i = 0; i < 40; i++) await r.resolve(`/f${i}`, undefined);
+    expect(s.calls['readdirplus']).toBe(1);
+  });
+
+  it('is off when the caches are', async () => {
+    const s = fakeServer(Array.from({ length: 20 }, (_, i) => `f${i}`));
+    const r = resolver(s, 0);
+    for (let i = 0; i < 20; i++) await r.resolve(`/f${i}`, undefined);
+    expect([s.calls['lookup'], s.calls['readdirplus']]).toEqual([20, undefined]);
+  });
+});
