@@ -5,6 +5,10 @@
 // index nodes above them; the record grows only with the number of node
 // objects). Each size: load, checkpoint, then CAIRN_BENCH_ROUNDS (default 5)
 // rounds of 1,000 random updates (batches of 10) + checkpoint; median reported.
+// `compacted KiB` is what compaction rewrote per checkpoint (the live nodes of
+// sparse node objects, bounded per checkpoint), `stored/live` the node bytes
+// of every object not yet deleted over the live ones at the end.
+// CAIRN_BENCH_COMPACT_BELOW sets compactBelow (0: compaction off, the baseline).
 //
 // Prints a table and writes bench/results/headhunter-checkpoint.json.
 // Usage: npx tsx bench/headhunter/checkpoint.ts [sizes]
@@ -14,17 +18,22 @@ import { benchKey, bulkLoad, makeBenchVolume, printTable, writeResults } from '.
 const SIZES = (process.argv[2] ?? '10000,100000,1000000').split(',').map(Number);
 const ROUNDS = Number(process.env['CAIRN_BENCH_ROUNDS'] ?? '5');
 const CHANGES = 1000;
+const COMPACT_BELOW = process.env['CAIRN_BENCH_COMPACT_BELOW'];
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rows: Array<Record<string, string | number>> = [];
 for (const size of SIZES) {
-  const v = await makeBenchVolume({ checkpointLogBytes: 1 << 30, checkpointDirtyBytes: 1 << 30, checkpointIntervalMs: 3_600_000 });
+  const v = await makeBenchVolume({
+    checkpointLogBytes: 1 << 30, checkpointDirtyBytes: 1 << 30, checkpointIntervalMs: 3_600_000,
+    ...(COMPACT_BELOW !== undefined ? { compactBelow: Number(COMPACT_BELOW) } : {}),
+  });
   await bulkLoad(v.db, 0, size);
   const full = await v.db.checkpoint();
   const ms: number[] = [];
   const nodeBytes: number[] = [];
   const recordBytes: number[] = [];
   const nodes: number[] = [];
+  const compacted: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     for (let c = 0; c < CHANGES; c += 10) {
       const ops = [];
@@ -36,6 +45,7 @@ for (const size of SIZES) {
     nodeBytes.push(info.nodeBytes);
     recordBytes.push(info.recordBytes);
     nodes.push(info.nodes);
+    compacted.push(info.compactedBytes);
   }
   const report = await v.db.check();
   if (!report.ok) throw new Error(`check() failed: ${report.errors.slice(0, 3).join('; ')}`);
@@ -50,7 +60,9 @@ for (const size of SIZES) {
     'record KiB': median(recordBytes) / 1024,
     'ckpt ms': median(ms),
     'max ckpt ms': Math.max(...ms),
+    'compacted KiB': median(compacted) / 1024,
     'live objects': v.db.stats().liveObjects,
+    'stored/live': v.db.stats().storedBytes / v.db.stats().liveBytes,
   });
   await v.destroy();
 }

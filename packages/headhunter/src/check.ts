@@ -7,8 +7,10 @@
 // and byte sums equal to what the children hold; every node within the size
 // rule (weight <= 1, non-root weight >= 1/4, index nodes with >= 2 children,
 // no empty root leaf). Space: the live bytes and nodes counted per node
-// object equal those reachable from the live roots; every object referenced
-// is tracked and none of them is garbage.
+// object equal those reachable from the live roots; every live object is
+// known, alive and not garbage; every object a tree (live, or a snapshot
+// taken at commit s) reaches is known and its life holds that commit
+// (birth <= s < death), which is what keeps it from being deleted.
 
 import type { Core } from './core.js';
 import type { CheckReport } from './index.js';
@@ -25,13 +27,14 @@ export async function checkVolume(core: Core, checkpointRunning: () => boolean, 
   const trees: Record<string, { count: number; height: number; nodes: number }> = {};
   // One moment: roots, snapshots and the accounting, taken synchronously.
   const liveRoots = [...core.state.trees];
-  const snaps = [...core.state.snapshots.values()].map((s) => ({ name: s.name, trees: [...s.trees], objects: new Set(s.objects) }));
+  const snaps = [...core.state.snapshots.values()].map((s) => ({ name: s.name, commitSeq: s.commitSeq, trees: [...s.trees] }));
+  const commitSeq = core.state.commitSeq;
   const live = core.live.copy();
   const publishedAt = core.lastRecord.seq;
   const spaceCheckable = !checkpointRunning();
   const release = core.views.enter(core.publishedSeq);
   const reached = new Map<bigint, { bytes: number; nodes: number }>();
-  const snapshotReach: Array<[string, Set<bigint>, Map<bigint, unknown>]> = [];
+  const snapshotReach: Array<[string, number, Map<bigint, unknown>]> = [];
   try {
     for (const [name, t] of liveRoots) {
       const r = await checkTree(core, `${name}`, t.root, t.count, errors, reached);
@@ -42,7 +45,7 @@ export async function checkVolume(core: Core, checkpointRunning: () => boolean, 
       for (const [name, t] of s.trees) {
         trees[`@${s.name}/${name}`] = await checkTree(core, `snapshot ${s.name} tree ${name}`, t.root, t.count, errors, mine);
       }
-      snapshotReach.push([s.name, s.objects, mine]);
+      snapshotReach.push([s.name, s.commitSeq, mine]);
     }
   } finally {
     release();
@@ -59,13 +62,20 @@ export async function checkVolume(core: Core, checkpointRunning: () => boolean, 
       if (!reached.has(n)) errors.push(`node object ${n}: accounting says ${l.nodes} live nodes, live trees reach none`);
     }
     for (const n of live.keys()) {
-      if (!core.tracked.has(n)) errors.push(`node object ${n} is live but not tracked`);
+      const o = core.objects.get(n);
+      if (o === undefined) errors.push(`node object ${n} is live but not known`);
+      else if (o.death !== undefined) errors.push(`node object ${n} is live but died at commit ${o.death}`);
       if (core.garbage.has(n)) errors.push(`node object ${n} is live but listed as garbage`);
     }
-    for (const s of snaps) for (const n of s.objects) if (core.garbage.has(n)) errors.push(`node object ${n} of snapshot ${s.name} is garbage`);
-    for (const [name, listed, mine] of snapshotReach) {
-      for (const n of mine.keys()) if (!listed.has(n)) errors.push(`snapshot ${name} reaches node object ${n} it does not list`);
-    }
+    const holds = (what: string, n: bigint, at: number): void => {
+      const o = core.objects.get(n);
+      if (o === undefined) errors.push(`${what} reaches node object ${n}, which is not known (deleted?)`);
+      else if (!(o.birth <= at && (o.death === undefined || at < o.death))) {
+        errors.push(`${what} (commit ${at}) reaches node object ${n} whose life is [${o.birth}, ${o.death ?? 'live'})`);
+      }
+    };
+    for (const n of reached.keys()) holds('the live trees', n, commitSeq);
+    for (const [name, at, mine] of snapshotReach) for (const n of mine.keys()) holds(`snapshot ${name}`, n, at);
   }
   return { ok: errors.length === 0, errors, trees, spaceChecked: stable };
 }

@@ -1,10 +1,13 @@
 // Checkpoint records (docs/formats.md "Checkpoint records"): what a mount
 // needs to find the volume again: every tree root, the nonce reservation,
-// retained snapshots, and which node objects hold live node bytes.
+// retained snapshots, which node objects hold live node bytes, and the life
+// (birth and death commits) of every node object not yet deleted. Records of
+// version 1 are converted on load (checkpoint-v1.ts).
 
 import { crc32c } from '@node-rs/crc32';
 import { cairnError } from '@cairn/errors';
-import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_MAGIC, CHECKPOINT_VERSION } from './format.js';
+import { upgradeV1 } from './checkpoint-v1.js';
+import { CHECKPOINT_HEADER_BYTES, CHECKPOINT_MAGIC, CHECKPOINT_VERSION, CHECKPOINT_VERSION_1 } from './format.js';
 import { fromBigInt, pack, toBigInt, toSafeInt, unpack } from './msgpack.js';
 import { NodeRef, type TreeShapeOptions } from './node.js';
 
@@ -21,8 +24,20 @@ export interface SnapshotRecord {
   /** Last commit the snapshot includes. */
   readonly commitSeq: number;
   readonly trees: readonly TreeRootRecord[];
-  /** Every node object the snapshot's trees may reference. */
-  readonly objects: readonly bigint[];
+}
+
+/**
+ * When a node object may be referenced, in commits: the state of commit c
+ * (live trees, or a snapshot taken at c) may reference its nodes only when
+ * birth <= c < death.
+ */
+export interface ObjectLife {
+  /** First commit whose state may reference a node of the object. */
+  readonly birth: number;
+  /** First commit from which no state references it (undefined while the live trees do). */
+  readonly death: number | undefined;
+  /** Bytes of the object (0: unknown, from a record of version 1). */
+  readonly stored: number;
 }
 
 export interface LayoutEntry {
@@ -30,12 +45,18 @@ export interface LayoutEntry {
   /** Bytes of the object's node records reachable from the live trees. */
   readonly bytes: number;
   readonly nodes: number;
+  readonly birth: number;
+  /** Bytes of the object (0: unknown). */
+  readonly stored: number;
 }
 
 export interface GarbageEntry {
   readonly nonce: bigint;
-  /** First checkpoint that no longer referenced the object. */
+  /** First checkpoint whose layout no longer listed the object. */
   readonly since: number;
+  readonly birth: number;
+  readonly death: number;
+  readonly stored: number;
 }
 
 export interface CheckpointRecord {
@@ -80,9 +101,9 @@ export function encodeCheckpoint(c: CheckpointRecord): Buffer {
     nonceLimit: fromBigInt(c.nonceLimit),
     shape: [c.shape.leafMaxEntries, c.shape.indexMaxEntries, c.shape.maxNodeBytes],
     trees: treesOut(c.trees),
-    snapshots: c.snapshots.map((s) => [s.name, s.createdAt, s.commitSeq, treesOut(s.trees), s.objects.map(fromBigInt)]),
-    layout: c.layout.map((l) => [fromBigInt(l.nonce), l.bytes, l.nodes]),
-    garbage: c.garbage.map((g) => [fromBigInt(g.nonce), g.since]),
+    snapshots: c.snapshots.map((s) => [s.name, s.createdAt, s.commitSeq, treesOut(s.trees)]),
+    layout: c.layout.map((l) => [fromBigInt(l.nonce), l.bytes, l.nodes, l.birth, l.stored]),
+    garbage: c.garbage.map((g) => [fromBigInt(g.nonce), g.since, g.birth, g.death, g.stored]),
   });
   const h = Buffer.alloc(CHECKPOINT_HEADER_BYTES);
   CHECKPOINT_MAGIC.copy(h, 0);
@@ -93,68 +114,93 @@ export function encodeCheckpoint(c: CheckpointRecord): Buffer {
   return Buffer.concat([h, body]);
 }
 
-/** Decodes and verifies a checkpoint record (bad magic, version and checksum each have their own error). */
+/** Decodes and verifies a checkpoint record (bad magic, version and checksum each have their own error); converts version 1. */
 export function decodeCheckpoint(bytes: Uint8Array, what: string): CheckpointRecord {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.length < CHECKPOINT_HEADER_BYTES || !b.subarray(0, 8).equals(CHECKPOINT_MAGIC)) throw cairnError('CAIRN_ERR_META_BAD_MAGIC', what);
   const v = b.readUInt16BE(8);
-  if (v !== CHECKPOINT_VERSION) throw cairnError('CAIRN_ERR_META_BAD_VERSION', `${what}: version ${v}`);
+  if (v !== CHECKPOINT_VERSION && v !== CHECKPOINT_VERSION_1) throw cairnError('CAIRN_ERR_META_BAD_VERSION', `${what}: version ${v}`);
   const len = b.readUInt32BE(12);
   if (b.length !== CHECKPOINT_HEADER_BYTES + len) throw cairnError('CAIRN_ERR_META_CORRUPT', `${what}: ${b.length} bytes, header says ${CHECKPOINT_HEADER_BYTES + len}`);
   const body = b.subarray(CHECKPOINT_HEADER_BYTES);
   if (b.readUInt32BE(16) !== crc32c(body)) throw cairnError('CAIRN_ERR_META_BAD_CHECKSUM', what);
   const o = unpack(body, what) as Record<string, unknown>;
-  const bad = (f: string): Error => cairnError('CAIRN_ERR_META_CORRUPT', `${what}: field ${f}`);
-  const arr = (x: unknown, f: string): unknown[] => {
-    if (!Array.isArray(x)) throw bad(f);
-    return x;
-  };
-  const str = (x: unknown, f: string): string => {
-    if (typeof x !== 'string') throw bad(f);
-    return x;
-  };
-  const refIn = (x: unknown): NodeRef | null => {
-    if (x === null) return null;
-    const r = arr(x, 'root');
-    return new NodeRef(toBigInt(r[0], what), toSafeInt(r[1], what), toSafeInt(r[2], what));
-  };
-  const treesIn = (x: unknown): TreeRootRecord[] => arr(x, 'trees').map((t) => {
-    const a = arr(t, 'trees');
-    return { name: str(a[0], 'tree name'), root: refIn(a[1]), count: toSafeInt(a[2], what) };
-  });
-  if (o === null || typeof o !== 'object') throw bad('body');
-  const shape = arr(o.shape, 'shape');
+  if (o === null || typeof o !== 'object') throw cairnError('CAIRN_ERR_META_CORRUPT', `${what}: field body`);
+  const f = new Fields(what);
+  if (v === CHECKPOINT_VERSION_1) return upgradeV1(o, f);
   return {
-    volumeId: str(o.volumeId, 'volumeId'),
-    seq: toSafeInt(o.seq, what),
-    epoch: toSafeInt(o.epoch, what),
-    writer: str(o.writer, 'writer'),
-    createdAt: toSafeInt(o.createdAt, what),
-    commitSeq: toSafeInt(o.commitSeq, what),
-    inherit: arr(o.inherit, 'inherit').map((i) => {
-      const a = arr(i, 'inherit');
-      return { epoch: toSafeInt(a[0], what), through: toSafeInt(a[1], what) };
+    ...f.common(o),
+    snapshots: f.arr(o.snapshots, 'snapshots').map((x) => {
+      const a = f.arr(x, 'snapshot');
+      return { name: f.str(a[0], 'snapshot name'), createdAt: f.int(a[1]), commitSeq: f.int(a[2]), trees: f.trees(a[3]) };
     }),
-    nonceLimit: toBigInt(o.nonceLimit, what),
-    shape: { leafMaxEntries: toSafeInt(shape[0], what), indexMaxEntries: toSafeInt(shape[1], what), maxNodeBytes: toSafeInt(shape[2], what) },
-    trees: treesIn(o.trees),
-    snapshots: arr(o.snapshots, 'snapshots').map((s) => {
-      const a = arr(s, 'snapshot');
-      return {
-        name: str(a[0], 'snapshot name'),
-        createdAt: toSafeInt(a[1], what),
-        commitSeq: toSafeInt(a[2], what),
-        trees: treesIn(a[3]),
-        objects: arr(a[4], 'snapshot objects').map((n) => toBigInt(n, what)),
-      };
+    layout: f.arr(o.layout, 'layout').map((x) => {
+      const a = f.arr(x, 'layout');
+      return { nonce: f.big(a[0]), bytes: f.int(a[1]), nodes: f.int(a[2]), birth: f.int(a[3]), stored: f.int(a[4]) };
     }),
-    layout: arr(o.layout, 'layout').map((l) => {
-      const a = arr(l, 'layout');
-      return { nonce: toBigInt(a[0], what), bytes: toSafeInt(a[1], what), nodes: toSafeInt(a[2], what) };
-    }),
-    garbage: arr(o.garbage, 'garbage').map((g) => {
-      const a = arr(g, 'garbage');
-      return { nonce: toBigInt(a[0], what), since: toSafeInt(a[1], what) };
+    garbage: f.arr(o.garbage, 'garbage').map((x) => {
+      const a = f.arr(x, 'garbage');
+      return { nonce: f.big(a[0]), since: f.int(a[1]), birth: f.int(a[2]), death: f.int(a[3]), stored: f.int(a[4]) };
     }),
   };
+}
+
+/** Typed field readers of a decoded record body; every mistake is CAIRN_ERR_META_CORRUPT. */
+export class Fields {
+  constructor(private readonly what: string) {}
+
+  bad(f: string): Error {
+    return cairnError('CAIRN_ERR_META_CORRUPT', `${this.what}: field ${f}`);
+  }
+
+  arr(x: unknown, f: string): unknown[] {
+    if (!Array.isArray(x)) throw this.bad(f);
+    return x;
+  }
+
+  str(x: unknown, f: string): string {
+    if (typeof x !== 'string') throw this.bad(f);
+    return x;
+  }
+
+  int(x: unknown): number {
+    return toSafeInt(x, this.what);
+  }
+
+  big(x: unknown): bigint {
+    return toBigInt(x, this.what);
+  }
+
+  ref(x: unknown): NodeRef | null {
+    if (x === null) return null;
+    const r = this.arr(x, 'root');
+    return new NodeRef(this.big(r[0]), this.int(r[1]), this.int(r[2]));
+  }
+
+  trees(x: unknown): TreeRootRecord[] {
+    return this.arr(x, 'trees').map((t) => {
+      const a = this.arr(t, 'trees');
+      return { name: this.str(a[0], 'tree name'), root: this.ref(a[1]), count: this.int(a[2]) };
+    });
+  }
+
+  /** The fields every version has in common. */
+  common(o: Record<string, unknown>): Omit<CheckpointRecord, 'snapshots' | 'layout' | 'garbage'> {
+    const shape = this.arr(o.shape, 'shape');
+    return {
+      volumeId: this.str(o.volumeId, 'volumeId'),
+      seq: this.int(o.seq),
+      epoch: this.int(o.epoch),
+      writer: this.str(o.writer, 'writer'),
+      createdAt: this.int(o.createdAt),
+      commitSeq: this.int(o.commitSeq),
+      inherit: this.arr(o.inherit, 'inherit').map((i) => {
+        const a = this.arr(i, 'inherit');
+        return { epoch: this.int(a[0]), through: this.int(a[1]) };
+      }),
+      nonceLimit: this.big(o.nonceLimit),
+      shape: { leafMaxEntries: this.int(shape[0]), indexMaxEntries: this.int(shape[1]), maxNodeBytes: this.int(shape[2]) },
+      trees: this.trees(o.trees),
+    };
+  }
 }

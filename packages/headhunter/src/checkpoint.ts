@@ -15,6 +15,7 @@ import type { Core } from './core.js';
 import { nodeObjectName } from './names.js';
 import { encodeNodeObjectHeader, encodeNode } from './node-codec.js';
 import { NodeRef, isRef, type InFlightWrite, type Node, type Ptr } from './node.js';
+import { compact, type CompactResult } from './compact.js';
 import { WRITE_RETRY, withRetry } from './retry.js';
 import type { SnapshotState, TreeState } from './state.js';
 
@@ -32,6 +33,9 @@ export interface CheckpointInfo {
   readonly nodeBytes: number;
   /** Bytes of the checkpoint record. */
   readonly recordBytes: number;
+  /** Live nodes (and their bytes) of sparse node objects rewritten into this one (compaction). */
+  readonly compactedNodes: number;
+  readonly compactedBytes: number;
   readonly durationMs: number;
 }
 
@@ -184,6 +188,15 @@ export class Checkpointer {
     if (!force && !this.needed() && this.last !== undefined) return this.last;
     const t0 = performance.now();
 
+    // Copy the live nodes of the sparsest node objects, so this checkpoint rewrites them (compact.ts).
+    let compacted: CompactResult = { nodes: 0, bytes: 0 };
+    try {
+      compacted = await compact(core);
+    } catch (err) {
+      if (core.failure !== undefined) throw core.failure;
+      core.logger.warn({ err }, 'compaction failed; the checkpoint goes on without it');
+    }
+
     // C1. Capture roots, snapshots and live space (synchronously: one moment).
     core.dirtyBytes = 0;
     const cap: Capture = {
@@ -204,6 +217,8 @@ export class Checkpointer {
     let nonce: bigint | undefined;
     let nodeBytes = 0;
     let liveBytes = 0;
+    // The nodes written now belong to commits after the last capture whose nodes were written.
+    const birth = core.writtenThrough + 1;
     try {
       if (nodes.length > 0) {
         // C3. Name the node object with a durably reserved nonce.
@@ -213,7 +228,8 @@ export class Checkpointer {
           nonce = core.nonces.tryTake();
           if (nonce === undefined) throw cairnError('CAIRN_ERR_INTERNAL', 'no nonce after a reservation');
         }
-        core.tracked.add(nonce);
+        // Known (so that it is reclaimed if this checkpoint fails), but no state references it yet.
+        core.objects.set(nonce, { birth: 0, death: 0, stored: 0 });
         // C4. Encode every node; a parent records its children's addresses.
         const { body, refs } = await encodeObject(nonce, nodes);
         nodeBytes = body.length;
@@ -229,10 +245,11 @@ export class Checkpointer {
           n.write = undefined;
           if (i < liveCount) liveBytes += n.ref.length;
         }
+        // Every state up to the newest commit may reference what was dropped while the object was written.
+        const death = core.state.commitSeq + 1;
+        core.objects.set(nonce, { birth, death: liveCount > 0 ? undefined : death, stored: nodeBytes });
         core.live.add(nonce, liveBytes, liveCount);
-        for (const gone of w.droppedDuringWrite) core.freeRef(gone.ref!);
-        for (const s of core.state.snapshots.values()) if (!s.sealed) s.objects.add(nonce);
-        for (const s of cap.snapshots) if (!s.sealed) s.objects.add(nonce);
+        for (const gone of w.droppedDuringWrite) core.freeRef(gone.ref!, death);
         this.detach(nodes);
         for (const n of nodes) core.loader.remember(n);
       }
@@ -240,20 +257,23 @@ export class Checkpointer {
       for (const n of nodes) if (n.write === w) n.write = undefined;
       throw err;
     }
+    core.writtenThrough = cap.commitSeq;
 
-    // C7. Build the record.
+    // C7. Build the record: the layout lists the objects the captured roots reach; every other object is garbage.
     const seq = core.nextSeq();
     const layout: LayoutEntry[] = [];
-    for (const [k, v] of cap.live) layout.push({ nonce: k, bytes: v.bytes, nodes: v.nodes });
-    if (nonce !== undefined && liveCount > 0) layout.push({ nonce, bytes: liveBytes, nodes: liveCount });
-    const referenced = new Set(layout.map((l) => l.nonce));
-    const snapshots: SnapshotRecord[] = cap.snapshots.map((s) => {
-      for (const o of s.objects) referenced.add(o);
-      return { name: s.name, createdAt: s.createdAt, commitSeq: s.commitSeq, trees: treeRecords([...s.trees]), objects: [...s.objects] };
-    });
-    const newGarbage: GarbageEntry[] = [];
-    for (const n of core.tracked) if (!referenced.has(n) && !core.garbage.has(n)) newGarbage.push({ nonce: n, since: seq });
-    const garbage: GarbageEntry[] = [...core.garbage].map(([n, since]) => ({ nonce: n, since })).concat(newGarbage);
+    for (const [k, v] of cap.live) {
+      const o = core.objects.get(k);
+      layout.push({ nonce: k, bytes: v.bytes, nodes: v.nodes, birth: o?.birth ?? 0, stored: o?.stored ?? 0 });
+    }
+    if (nonce !== undefined && liveCount > 0) layout.push({ nonce, bytes: liveBytes, nodes: liveCount, birth, stored: nodeBytes });
+    const listed = new Set(layout.map((l) => l.nonce));
+    const snapshots: SnapshotRecord[] = cap.snapshots.map((s) => ({
+      name: s.name, createdAt: s.createdAt, commitSeq: s.commitSeq, trees: treeRecords([...s.trees]),
+    }));
+    const fresh = new Map<bigint, number>();
+    for (const [n, o] of core.objects) if (!listed.has(n) && !core.garbage.has(n) && o.death !== undefined) fresh.set(n, seq);
+    const garbage = garbageRecords(core, fresh);
     const inherit = core.inherit.filter((i) => i.through > cap.commitSeq);
     const rec: CheckpointRecord = {
       volumeId: core.volumeId,
@@ -274,7 +294,8 @@ export class Checkpointer {
     // C8. Publish it (fenced), then C9: retire what it made obsolete.
     const bytes = await this.publish(rec, cap);
     const info: CheckpointInfo = {
-      seq, commitSeq: cap.commitSeq, nodes: nodes.length, nodeObject: nonce, nodeBytes, recordBytes: bytes.length, durationMs: performance.now() - t0,
+      seq, commitSeq: cap.commitSeq, nodes: nodes.length, nodeObject: nonce, nodeBytes, recordBytes: bytes.length,
+      compactedNodes: compacted.nodes, compactedBytes: compacted.bytes, durationMs: performance.now() - t0,
     };
     this.last = info;
     return info;
@@ -298,10 +319,13 @@ export class Checkpointer {
       createdAt: Date.now(),
       inherit,
       nonceLimit: maxBig(prev.nonceLimit, core.nonces.wantedLimit()),
-      garbage: [...core.garbage].map(([n, since]) => ({ nonce: n, since })),
+      garbage: garbageRecords(core, new Map()),
     };
     const bytes = await this.publish(rec, undefined);
-    return { seq: rec.seq, commitSeq: rec.commitSeq, nodes: 0, nodeObject: undefined, nodeBytes: 0, recordBytes: bytes.length, durationMs: performance.now() - t0 };
+    return {
+      seq: rec.seq, commitSeq: rec.commitSeq, nodes: 0, nodeObject: undefined, nodeBytes: 0, recordBytes: bytes.length,
+      compactedNodes: 0, compactedBytes: 0, durationMs: performance.now() - t0,
+    };
   }
 
   /** C8-C9 for one record. `cap` is undefined for a reservation-only record. */
@@ -350,13 +374,12 @@ export class Checkpointer {
     core.storedCheckpoints.add(rec.seq);
     this.published++;
     core.nonces.published(rec.nonceLimit);
-    for (const g of rec.garbage) if (!core.garbage.has(g.nonce) && core.tracked.has(g.nonce)) core.garbage.set(g.nonce, g.since);
+    for (const g of rec.garbage) if (!core.garbage.has(g.nonce) && core.objects.has(g.nonce)) core.garbage.set(g.nonce, g.since);
     const prev = core.retained[core.retained.length - 1];
-    core.retained.push({ seq: rec.seq, commitSeq: rec.commitSeq, coverLsn: cap !== undefined ? cap.lsn : (prev?.coverLsn ?? 0n) });
+    core.retained.push({
+      seq: rec.seq, commitSeq: rec.commitSeq, coverLsn: cap !== undefined ? cap.lsn : (prev?.coverLsn ?? 0n), snapshots: rec.snapshots.map((s) => s.commitSeq),
+    });
     while (core.retained.length > core.o.retainCheckpoints) core.retained.shift();
-    if (cap !== undefined) {
-      for (const s of core.state.snapshots.values()) if (s.commitSeq <= cap.commitSeq) s.sealed = true;
-    }
     core.inherit = core.inherit.filter((i) => i.through > rec.commitSeq);
     // The log is kept back to the oldest retained checkpoint, so a fallback mount can replay from there.
     const discard = core.retained[0]!.coverLsn;
@@ -389,6 +412,18 @@ export class Checkpointer {
       }
     }
   }
+}
+
+/** The garbage list of a record: objects already garbage, plus `fresh` ones (nonce -> since). */
+function garbageRecords(core: Core, fresh: Map<bigint, number>): GarbageEntry[] {
+  const out: GarbageEntry[] = [];
+  const add = (nonce: bigint, since: number): void => {
+    const o = core.objects.get(nonce);
+    if (o !== undefined) out.push({ nonce, since, birth: o.birth, death: o.death ?? o.birth, stored: o.stored });
+  };
+  for (const [n, since] of core.garbage) add(n, since);
+  for (const [n, since] of fresh) add(n, since);
+  return out;
 }
 
 function swapKids(n: Node & { kind: 2 }, walk?: (p: Ptr) => Ptr | null): void {

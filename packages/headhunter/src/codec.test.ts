@@ -66,8 +66,9 @@ describe('checkpoint records', () => {
     volumeId: 'v', seq: 9, epoch: 4, writer: 'w', createdAt: 1700000000000, commitSeq: 77,
     inherit: [{ epoch: 2, through: 80 }], nonceLimit: 1000n, shape: { leafMaxEntries: 128, indexMaxEntries: 64, maxNodeBytes: 262144 },
     trees: [{ name: 'a', root: new NodeRef(5n, 32, 100), count: 3 }, { name: 'b', root: null, count: 0 }],
-    snapshots: [{ name: 's', createdAt: 1, commitSeq: 70, trees: [{ name: 'a', root: new NodeRef(4n, 32, 90), count: 2 }], objects: [4n, 5n] }],
-    layout: [{ nonce: 5n, bytes: 100, nodes: 1 }], garbage: [{ nonce: 3n, since: 8 }],
+    snapshots: [{ name: 's', createdAt: 1, commitSeq: 70, trees: [{ name: 'a', root: new NodeRef(4n, 32, 90), count: 2 }] }],
+    layout: [{ nonce: 5n, bytes: 100, nodes: 1, birth: 71, stored: 400 }],
+    garbage: [{ nonce: 3n, since: 8, birth: 2, death: 60, stored: 300 }, { nonce: 4n, since: 9, birth: 61, death: 75, stored: 250 }],
   };
 
   it('round-trip, and each kind of damage has its own error', () => {

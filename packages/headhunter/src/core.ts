@@ -20,8 +20,8 @@ export interface MetaLog {
   readonly nextLsn: bigint;
   /** Appends a record; the LSN is assigned at call time; resolves once the record is durable. */
   append(payload: Uint8Array): Promise<bigint>;
-  /** Oldest LSN the log still holds, when the log tells (else mount probes replay()). */
-  readonly firstLsn?: bigint;
+  /** Lowest LSN the log still holds: replay(firstLsn - 1n) yields every record it has. */
+  readonly firstLsn: bigint;
   /** The records after `afterLsn`, in order (fails with CAIRN_ERR_LOG_CORRUPT if some were discarded). */
   replay(afterLsn: bigint): AsyncIterable<{ lsn: bigint; payload: Buffer }>;
   /** A checkpoint covers the records up to `lsn`: they may go. */
@@ -48,6 +48,10 @@ export interface CoreOptions {
   readonly maxBatchBytes: number;
   readonly requestTimeoutMs: number;
   readonly checkpointOnClose: boolean;
+  /** Compaction rewrites the live nodes of objects whose live bytes are below this fraction of their size. */
+  readonly compactBelow: number;
+  /** Most live bytes compaction rewrites per checkpoint (0: never). */
+  readonly compactBytesPerCheckpoint: number;
 }
 
 /** A published checkpoint that is still retained for fallback. */
@@ -56,6 +60,15 @@ export interface Retained {
   readonly commitSeq: number;
   /** The log records up to here are covered by this checkpoint. */
   readonly coverLsn: bigint;
+  /** Commits of the snapshots the record lists (a mount of it would have them). */
+  readonly snapshots: readonly number[];
+}
+
+/** A node object's life in commits (see ObjectLife in checkpoint-codec.ts); death is set once. */
+export interface NodeObject {
+  readonly birth: number;
+  death: number | undefined;
+  stored: number;
 }
 
 export class Core {
@@ -64,8 +77,10 @@ export class Core {
   readonly views = new ViewRegistry();
   readonly loader: NodeLoader;
   readonly shape: Shape;
-  /** Every node object known to exist (live, held by snapshots, garbage not yet deleted). */
-  readonly tracked = new Set<bigint>();
+  /** Every node object known to exist (live, held by snapshots, garbage not yet deleted) and its life. */
+  readonly objects = new Map<bigint, NodeObject>();
+  /** Open read views of snapshots, by the snapshot's commit (what they read is held like the snapshot). */
+  readonly snapshotReaders = new ViewRegistry();
   /** Node objects no published checkpoint references any more, with the checkpoint that first dropped them. */
   readonly garbage = new Map<bigint, number>();
   /** Retained published checkpoints, oldest first. */
@@ -91,6 +106,12 @@ export class Core {
   dirtyBytes = 0;
   /** Highest LSN passed to discardThrough. */
   discarded = 0n;
+  /**
+   * Every node the state of this commit or an earlier one references is
+   * written (the commit of the newest capture whose node object was written):
+   * a node object written later holds only nodes of later commits.
+   */
+  writtenThrough = 0;
   private gen = 0;
 
   constructor(readonly volumeId: string, readonly o: CoreOptions, record: CheckpointRecord, writer: string) {
@@ -147,8 +168,14 @@ export class Core {
     return this.lastRecord.seq;
   }
 
-  /** Records that a written node left the live trees. */
-  freeRef(ref: NodeRef): void {
-    this.live.free(ref.nonce, ref.length);
+  /**
+   * Records that a written node left the live trees; `death` is the first
+   * commit whose state no longer references it. The object dies with its last
+   * live node.
+   */
+  freeRef(ref: NodeRef, death: number): void {
+    if (!this.live.free(ref.nonce, ref.length)) return;
+    const o = this.objects.get(ref.nonce);
+    if (o !== undefined && o.death === undefined) o.death = death;
   }
 }

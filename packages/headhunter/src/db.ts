@@ -64,11 +64,16 @@ export class HeadhunterImpl implements Headhunter {
     this.core.checkServing();
     const s = this.core.state.snapshots.get(name);
     if (s === undefined) throw cairnError('CAIRN_ERR_META_SNAPSHOT_NOT_FOUND', String(name));
-    return this.makeView(s.trees, s.commitSeq);
+    // Holds what the snapshot references even if it is deleted while the view is open.
+    return this.makeView(s.trees, s.commitSeq, this.core.snapshotReaders.enter(s.commitSeq));
   }
 
-  private makeView(trees: Map<string, TreeState>, commitSeq: number): ReadView {
-    const release = this.core.views.enter(this.core.publishedSeq);
+  private makeView(trees: Map<string, TreeState>, commitSeq: number, releaseMoment: () => void = noop): ReadView {
+    const entered = this.core.views.enter(this.core.publishedSeq);
+    const release = (): void => {
+      entered();
+      releaseMoment();
+    };
     let released = false;
     const core = this.core;
     return {
@@ -266,6 +271,8 @@ export class HeadhunterImpl implements Headhunter {
     const cp = this.checkpointer.stats();
     let liveBytes = 0;
     for (const v of core.live.objects.values()) liveBytes += v.bytes;
+    let storedBytes = 0;
+    for (const o of core.objects.values()) storedBytes += o.stored;
     return {
       volumeId: core.volumeId,
       commitSeq: core.state.commitSeq,
@@ -279,6 +286,7 @@ export class HeadhunterImpl implements Headhunter {
       liveObjects: core.live.objects.size,
       liveBytes,
       garbageObjects: core.garbage.size,
+      storedBytes,
       openReaders: core.views.size,
       logBytes: core.log.liveBytes(),
       stopped: core.failure?.message,
@@ -311,7 +319,7 @@ export class HeadhunterImpl implements Headhunter {
 /** One synchronous commit attempt; tx is undefined when node `missing` must be loaded first. */
 function attempt<T>(core: Core, res: PinnedResolver, build: (tx: TxnImpl) => T): { tx: TxnImpl | undefined; result: T | undefined; missing?: NodeRef } {
   const ctx = new WriteCtx(core.nextGen(), core.shape, (r) => res.lookup(r));
-  const tx = new TxnImpl(ctx, core.state, core.shape, () => core.live.nonces());
+  const tx = new TxnImpl(ctx, core.state, core.shape);
   let result: T;
   try {
     result = build(tx);
@@ -334,7 +342,7 @@ function install(core: Core, tx: TxnImpl, seq: number, lsn: bigint): void {
   for (const [name, t] of tx.work) st.trees.set(name, t);
   for (const name of tx.deletedSnapshots) st.snapshots.delete(name);
   for (const [name, s] of tx.createdSnapshots) st.snapshots.set(name, s);
-  for (const ref of tx.ctx.freed) core.freeRef(ref);
+  for (const ref of tx.ctx.freed) core.freeRef(ref, seq);
   for (const n of tx.ctx.droppedInFlight) n.write!.droppedDuringWrite.push(n);
   core.dirtyBytes += tx.ctx.copiedBytes;
   st.commitSeq = seq;

@@ -22,8 +22,10 @@ export const NODE_KIND_INDEX = 2;
 
 /** Checkpoint record magic (8 ASCII bytes). */
 export const CHECKPOINT_MAGIC = Buffer.from('CRNHHCKP', 'ascii');
-/** Checkpoint record layout version. */
-export const CHECKPOINT_VERSION = 1;
+/** Checkpoint record layout version: 2 (node objects carry their life; snapshots list no objects). */
+export const CHECKPOINT_VERSION = 2;
+/** The previous checkpoint record layout, still read (converted on load). */
+export const CHECKPOINT_VERSION_1 = 1;
 /** Bytes of the checkpoint record header. */
 export const CHECKPOINT_HEADER_BYTES = 20;
 
@@ -73,5 +75,18 @@ export const DEFAULT_RETAIN_CHECKPOINTS = 2;
 export const DEFAULT_DELETES_PER_SECOND = 50;
 /** Largest encoded commit (one replay-log record). */
 export const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Compaction: a node object whose live bytes fall below this fraction of its
+ * size has its live nodes rewritten by a checkpoint, so that it dies. Stored
+ * node bytes then stay within about 1/fraction of the live ones (4x), plus
+ * what snapshots, retained checkpoints and the deletion queue hold.
+ */
+export const DEFAULT_COMPACT_BELOW = 0.25;
+/**
+ * Most live bytes compaction rewrites per checkpoint. Keeping up needs about a
+ * third of what checkpoints write (an object is rewritten once at most 1/4 of
+ * it is live, after 3/4 of it died).
+ */
+export const DEFAULT_COMPACT_BYTES_PER_CHECKPOINT = 4 * 1024 * 1024;
 /** Per-request timeout for object-store calls. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;

@@ -44,7 +44,7 @@ export type { LoaderStats } from './tree-io.js';
 export {
   DEFAULT_LEAF_MAX_ENTRIES, DEFAULT_INDEX_MAX_ENTRIES, DEFAULT_MAX_NODE_BYTES, DEFAULT_CACHE_BYTES,
   DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_CHECKPOINT_LOG_BYTES, DEFAULT_CHECKPOINT_DIRTY_BYTES, DEFAULT_NONCE_RANGE, DEFAULT_RETAIN_CHECKPOINTS,
-  DEFAULT_DELETES_PER_SECOND, DEFAULT_MAX_BATCH_BYTES, MAX_KEY_BYTES,
+  DEFAULT_DELETES_PER_SECOND, DEFAULT_MAX_BATCH_BYTES, MAX_KEY_BYTES, DEFAULT_COMPACT_BELOW, DEFAULT_COMPACT_BYTES_PER_CHECKPOINT,
 } from './format.js';
 
 /** Options of formatVolume(): create an empty volume. */
@@ -105,6 +105,14 @@ export interface HeadhunterOptions {
   readonly requestTimeoutMs?: number;
   /** Write a checkpoint in close() (default true). */
   readonly checkpointOnClose?: boolean;
+  /**
+   * Compaction threshold: a checkpoint rewrites the live nodes of node objects
+   * whose live bytes are below this fraction of their size, so the rest of
+   * the object can be deleted (default 0.25; 0 turns compaction off).
+   */
+  readonly compactBelow?: number;
+  /** Most live bytes compaction rewrites per checkpoint, sparsest objects first (default 4 MiB; 0 turns it off). */
+  readonly compactBytesPerCheckpoint?: number;
   /** Armed failpoints (tests). */
   readonly failpoints?: Failpoints;
 }
@@ -203,8 +211,10 @@ export interface HeadhunterStats {
   /** Node objects holding live nodes, and their live bytes. */
   readonly liveObjects: number;
   readonly liveBytes: number;
-  /** Node objects waiting for deletion. */
+  /** Node objects waiting for deletion (held by snapshots, retained checkpoints or readers, or queued). */
   readonly garbageObjects: number;
+  /** Bytes of every node object not yet deleted (0 counted for objects of unknown size). */
+  readonly storedBytes: number;
   readonly openReaders: number;
   readonly logBytes: number;
   /** Why the volume stopped serving, if it did. */
@@ -231,7 +241,11 @@ export interface Headhunter {
   nextNonce(): Promise<bigint>;
   /** Writes a checkpoint now (merges with one in progress); `force` even when nothing changed. */
   checkpoint(options?: { force?: boolean }): Promise<CheckpointInfo>;
-  /** Creates a named snapshot of every tree at this commit (O(1) in volume size; durable when resolved). */
+  /**
+   * Creates a named snapshot of every tree at this commit (durable when
+   * resolved). O(1) in volume size: it pins the roots; the node objects it
+   * references are kept through their birth and death commits, not listed.
+   */
   createSnapshot(name: string): Promise<SnapshotInfo>;
   listSnapshots(): SnapshotInfo[];
   deleteSnapshot(name: string): Promise<void>;

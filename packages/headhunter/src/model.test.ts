@@ -3,6 +3,10 @@
 // commit in flight) against a plain Map model, with a tiny node cache so
 // nodes are evicted and reloaded all the time. check() runs after every
 // commit; every acknowledged change must be there after every remount.
+// Compaction runs with its defaults, eagerly (most objects, a tiny budget, so
+// passes are partial) or not at all; reclamation passes delete everything
+// they may, and every snapshot must still read exactly its moment afterwards
+// (also through a view opened before the snapshot was deleted).
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -10,7 +14,7 @@ import { isCairnError } from '@cairn/errors';
 import { encodeKey } from './keys.js';
 import type { FailpointName, Failpoints } from './failpoints.js';
 import type { BatchOp, Headhunter } from './index.js';
-import { makeVolume, type TestVolume } from './testing/volume.js';
+import { makeVolume, settleReclaim, type TestVolume } from './testing/volume.js';
 
 type Model = Map<string, Map<string, string>>;
 const TREES = ['t', 'u'];
@@ -23,7 +27,8 @@ type Action =
   | { t: 'remount' }
   | { t: 'crash'; pending: boolean; keep: boolean }
   | { t: 'snapshot'; name: number }
-  | { t: 'dropSnapshot'; name: number }
+  | { t: 'dropSnapshot'; name: number; retire: boolean }
+  | { t: 'reclaim' }
   | { t: 'scan'; tree: number; from: number; reverse: boolean; limit: number };
 
 const opArb = fc.record({ tree: fc.nat(1), key: fc.nat(60), del: fc.boolean(), size: fc.oneof(fc.nat(20), fc.nat(1500)), fill: fc.nat(255) });
@@ -35,7 +40,8 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ t: 'remount' as const }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('crash' as const), pending: fc.boolean(), keep: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('snapshot' as const), name: fc.nat(2) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('dropSnapshot' as const), name: fc.nat(2) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('dropSnapshot' as const), name: fc.nat(2), retire: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.constant({ t: 'reclaim' as const }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('scan' as const), tree: fc.nat(1), from: fc.nat(60), reverse: fc.boolean(), limit: fc.integer({ min: 1, max: 20 }) }) },
 );
 
@@ -94,20 +100,44 @@ function hangingFailpoints(): Failpoints & { arm(): Promise<void> } {
   };
 }
 
-const checks = { total: 0, space: 0 };
+const checks = { total: 0, space: 0, compacted: 0, deleted: 0 };
 
-async function runProgram(actions: Action[], cacheBytes: number, keys: number): Promise<void> {
+/** Compaction settings: the defaults, eager (small budget: partial passes), off. */
+const COMPACTION = {
+  default: {},
+  eager: { compactBelow: 0.6, compactBytesPerCheckpoint: 1500 },
+  off: { compactBelow: 0 },
+} as const;
+
+async function runProgram(actions: Action[], cacheBytes: number, keys: number, compaction: keyof typeof COMPACTION): Promise<void> {
   const fp = hangingFailpoints();
-  const vol: TestVolume = await makeVolume({ trees: TREES }, { cacheBytes, deletesPerSecond: 5000, failpoints: fp, nonceRange: 3 });
+  const vol: TestVolume = await makeVolume({ trees: TREES }, {
+    cacheBytes, deletesPerSecond: 5000, failpoints: fp, nonceRange: 3, ...COMPACTION[compaction],
+  });
   const model: Model = new Map(TREES.map((t) => [t, new Map()]));
   const snaps = new Map<string, Model>();
   let counter = 0;
   const check = async (): Promise<void> => {
     const r = await vol.db.check();
-    expect(r.errors).toEqual([]);
+    expect(r.errors.join('\n')).toBe('');
     checks.total++;
     if (r.spaceChecked) checks.space++;
     expect(sameModel(await contents(vol.db), model)).toBe(true);
+  };
+  const checkSnapshots = async (): Promise<void> => {
+    expect(vol.db.listSnapshots().map((s) => s.name)).toEqual([...snaps.keys()].sort());
+    for (const [name, m] of snaps) {
+      const view = vol.db.snapshot(name);
+      expect(sameModel(await contents(view), m)).toBe(true);
+      view.release();
+    }
+  };
+  /** Publishes enough checkpoints that no retained one is older than now, then lets the reclaimer delete all it may. */
+  const reclaimAll = async (): Promise<void> => {
+    for (let i = 0; i < 3; i++) checks.compacted += (await vol.db.checkpoint({ force: true })).compactedNodes;
+    const before = vol.db.stats().reclaim.deleted;
+    await settleReclaim(vol.db);
+    checks.deleted += vol.db.stats().reclaim.deleted - before;
   };
   for (const a of actions) {
     const db = vol.db;
@@ -156,8 +186,14 @@ async function runProgram(actions: Action[], cacheBytes: number, keys: number): 
         break;
       }
       case 'checkpoint':
-        await db.checkpoint({ force: true });
+        checks.compacted += (await db.checkpoint({ force: true })).compactedNodes;
         await check();
+        await checkSnapshots();
+        break;
+      case 'reclaim':
+        await reclaimAll();
+        await check();
+        await checkSnapshots();
         break;
       case 'remount':
         await vol.remount();
@@ -184,11 +220,7 @@ async function runProgram(actions: Action[], cacheBytes: number, keys: number): 
           await vol.crash(0);
         }
         await check();
-        for (const [name, m] of snaps) {
-          const view = vol.db.snapshot(name);
-          expect(sameModel(await contents(view), m)).toBe(true);
-          view.release();
-        }
+        await checkSnapshots();
         break;
       }
       case 'snapshot': {
@@ -206,11 +238,14 @@ async function runProgram(actions: Action[], cacheBytes: number, keys: number): 
       case 'dropSnapshot': {
         const name = `s${a.name}`;
         if (snaps.has(name)) {
+          // A view opened before the delete keeps reading the snapshot's moment, whatever is reclaimed meanwhile.
           const view = db.snapshot(name);
-          expect(sameModel(await contents(view), snaps.get(name)!)).toBe(true);
-          view.release();
           await db.deleteSnapshot(name);
+          const m = snaps.get(name)!;
           snaps.delete(name);
+          if (a.retire) await reclaimAll();
+          expect(sameModel(await contents(view), m)).toBe(true);
+          view.release();
         } else {
           await expect(db.deleteSnapshot(name)).rejects.toSatisfy((e: unknown) => isCairnError(e, 'CAIRN_ERR_META_SNAPSHOT_NOT_FOUND'));
         }
@@ -233,11 +268,9 @@ async function runProgram(actions: Action[], cacheBytes: number, keys: number): 
       }
     }
   }
-  for (const [name, m] of snaps) {
-    const view = vol.db.snapshot(name);
-    expect(sameModel(await contents(view), m)).toBe(true);
-    view.release();
-  }
+  await reclaimAll();
+  await checkSnapshots();
+  await check();
   await vol.db.close();
 }
 
@@ -245,11 +278,15 @@ describe('headhunter against a Map model', () => {
   it('random programs with a tiny node cache', async () => {
     await fc.assert(fc.asyncProperty(
       fc.array(actionArb, { minLength: 10, maxLength: 80, size: 'max' }), fc.constantFrom(0, 3000, 50_000), fc.constantFrom(1, 5),
-      async (actions, cache, spread) => {
-        await runProgram(actions, cache, spread);
+      fc.constantFrom<keyof typeof COMPACTION>('default', 'eager', 'off'),
+      async (actions, cache, spread, compaction) => {
+        await runProgram(actions, cache, spread, compaction);
       },
     ), { numRuns: Number(process.env.CAIRN_TEST_MODEL_RUNS ?? 60) });
-    // The space accounting must actually have been compared most of the time.
+    // The space accounting must actually have been compared most of the time,
+    // and compaction and reclamation must actually have happened.
     expect(checks.space).toBeGreaterThan(checks.total * 0.8);
+    expect(checks.compacted).toBeGreaterThan(0);
+    expect(checks.deleted).toBeGreaterThan(0);
   }, 240_000);
 });

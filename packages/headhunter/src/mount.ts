@@ -13,7 +13,7 @@ import { HeadhunterImpl } from './db.js';
 import {
   DEFAULT_CACHE_BYTES, DEFAULT_CHECKPOINT_DIRTY_BYTES, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_CHECKPOINT_LOG_BYTES, DEFAULT_DELETES_PER_SECOND,
   DEFAULT_INDEX_MAX_ENTRIES, DEFAULT_LEAF_MAX_ENTRIES, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_NODE_BYTES,
-  DEFAULT_NONCE_RANGE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_RETAIN_CHECKPOINTS,
+  DEFAULT_NONCE_RANGE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_RETAIN_CHECKPOINTS, DEFAULT_COMPACT_BELOW, DEFAULT_COMPACT_BYTES_PER_CHECKPOINT,
 } from './format.js';
 import type { FormatOptions, Headhunter, HeadhunterOptions } from './index.js';
 import { NODE_OBJECT_PREFIX, nodeObjectName, parseNodeObjectName } from './names.js';
@@ -22,7 +22,8 @@ import { Shape } from './node.js';
 import { NonceAllocator } from './nonces.js';
 import { decodeCommit, type CommitRecord } from './payload-codec.js';
 import { createObjectStorePublisher, type CheckpointPublisher } from './publisher.js';
-import { Reclaimer, type ReclaimTask } from './reclaim.js';
+import { Reclaimer } from './reclaim.js';
+import { deletable } from './retention.js';
 import { backoffDelay, sleep, WRITE_RETRY } from './retry.js';
 import { TREE_NAME_RE } from './state.js';
 
@@ -31,6 +32,7 @@ const silent = pino({ level: 'silent' });
 /** The log of a read-only mount without one: empty, refuses appends. */
 const NO_LOG: MetaLog = {
   nextLsn: 1n,
+  firstLsn: 1n,
   append: () => Promise.reject(cairnError('CAIRN_ERR_META_READ_ONLY', 'read-only mount')),
   replay: async function* () {},
   discardThrough: async () => {},
@@ -81,6 +83,11 @@ function resolveOptions(o: HeadhunterOptions, publisher: CheckpointPublisher): C
     if (typeof x !== 'number' || !(x >= min) || !Number.isFinite(x)) throw cairnError('CAIRN_ERR_CONFIG_INVALID', `${name} ${String(v)}`);
     return x;
   };
+  const fraction = (v: number | undefined, d: number, name: string): number => {
+    const x = num(v, d, name, 0);
+    if (x >= 1) throw cairnError('CAIRN_ERR_CONFIG_INVALID', `${name} ${String(v)} (a fraction below 1)`);
+    return x;
+  };
   if (o.container === undefined || (o.log === undefined && o.readOnly !== true)) {
     throw cairnError('CAIRN_ERR_CONFIG_INVALID', 'openVolume needs a container and a log');
   }
@@ -102,6 +109,8 @@ function resolveOptions(o: HeadhunterOptions, publisher: CheckpointPublisher): C
     maxBatchBytes: num(o.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes', 1024),
     requestTimeoutMs: num(o.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs', 1),
     checkpointOnClose: o.checkpointOnClose !== false,
+    compactBelow: fraction(o.compactBelow, DEFAULT_COMPACT_BELOW, 'compactBelow'),
+    compactBytesPerCheckpoint: num(o.compactBytesPerCheckpoint, DEFAULT_COMPACT_BYTES_PER_CHECKPOINT, 'compactBytesPerCheckpoint', 0),
   };
 }
 
@@ -155,7 +164,7 @@ export async function openVolume(o: HeadhunterOptions): Promise<Headhunter> {
   // M3. Replay the log records that belong to this history and follow the checkpoint.
   const replay = await replayLog(core, db);
   await core.failpoint('mount.after-replay');
-  core.retained.push({ seq: rec.seq, commitSeq: rec.commitSeq, coverLsn: replay.coverLsn });
+  core.retained.push({ seq: rec.seq, commitSeq: rec.commitSeq, coverLsn: replay.coverLsn, snapshots: rec.snapshots.map((s) => s.commitSeq) });
   if (opts.readOnly) {
     core.nonces.fail(cairnError('CAIRN_ERR_META_READ_ONLY', `volume ${core.volumeId} is mounted read-only`));
     logger.info({ volumeId: core.volumeId, checkpoint: rec.seq, replayed: replay.replayed }, 'volume mounted read-only');
@@ -202,20 +211,21 @@ function loadRecord(core: Core, rec: CheckpointRecord): void {
   for (const t of rec.trees) core.state.trees.set(t.name, { root: t.root, count: t.count });
   for (const s of rec.snapshots) {
     core.state.snapshots.set(s.name, {
-      name: s.name, createdAt: s.createdAt, commitSeq: s.commitSeq, sealed: true, objects: new Set(s.objects),
+      name: s.name, createdAt: s.createdAt, commitSeq: s.commitSeq,
       trees: new Map(s.trees.map((t) => [t.name, { root: t.root, count: t.count }])),
     });
-    for (const n of s.objects) core.tracked.add(n);
   }
   for (const l of rec.layout) {
     core.live.add(l.nonce, l.bytes, l.nodes);
-    core.tracked.add(l.nonce);
+    core.objects.set(l.nonce, { birth: l.birth, death: undefined, stored: l.stored });
   }
   for (const g of rec.garbage) {
     core.garbage.set(g.nonce, g.since);
-    core.tracked.add(g.nonce);
+    core.objects.set(g.nonce, { birth: g.birth, death: g.death, stored: g.stored });
   }
   core.state.commitSeq = rec.commitSeq;
+  // Every node the record's roots and snapshots reach is written.
+  core.writtenThrough = rec.commitSeq;
   core.epoch = rec.epoch;
 }
 
@@ -227,7 +237,8 @@ async function replayLog(core: Core, db: HeadhunterImpl): Promise<{ replayed: nu
   let replayed = 0;
   let skipped = 0;
   let firstLsn: bigint | undefined;
-  for await (const r of core.log.replay(await replayStart(core.log))) {
+  // Start at the oldest record the log holds; records the checkpoint covers are skipped below.
+  for await (const r of core.log.replay(core.log.firstLsn > 0n ? core.log.firstLsn - 1n : 0n)) {
     let c: CommitRecord;
     try {
       c = decodeCommit(r.payload);
@@ -253,47 +264,12 @@ async function replayLog(core: Core, db: HeadhunterImpl): Promise<{ replayed: nu
   return { replayed, skipped, coverLsn: firstLsn !== undefined ? firstLsn - 1n : core.log.nextLsn - 1n };
 }
 
-/** The lowest `afterLsn` replay() accepts: records before it were discarded. */
-async function replayStart(log: MetaLog): Promise<bigint> {
-  if (typeof log.firstLsn === 'bigint') return log.firstLsn > 0n ? log.firstLsn - 1n : 0n;
-  const works = async (after: bigint): Promise<boolean> => {
-    const it = log.replay(after)[Symbol.asyncIterator]();
-    try {
-      await it.next();
-      return true;
-    } catch (err) {
-      if (isCairnError(err, 'CAIRN_ERR_LOG_CORRUPT')) return false;
-      throw err;
-    } finally {
-      await it.return?.();
-    }
-  };
-  if (await works(0n)) return 0n;
-  // replay(nextLsn - 1) always works; find the lowest start that does.
-  let lo = 0n;
-  let hi = log.nextLsn > 0n ? log.nextLsn - 1n : 0n;
-  while (hi - lo > 1n) {
-    const mid = (lo + hi) / 2n;
-    if (await works(mid)) hi = mid;
-    else lo = mid;
-  }
-  return hi;
-}
-
 function makeReclaimer(core: Core): Reclaimer {
   return new Reclaimer({
     deletesPerSecond: core.o.deletesPerSecond,
     paused: core.o.reclaimPaused,
     logger: core.logger,
-    eligible: () => {
-      if (core.failure !== undefined || core.retained.length === 0) return [];
-      const oldest = core.retained[0]!.seq;
-      const readers = core.views.oldest();
-      const out: ReclaimTask[] = [];
-      for (const [nonce, since] of core.garbage) if (since <= oldest && since <= readers) out.push({ kind: 'node', nonce });
-      for (const seq of core.storedCheckpoints) if (seq < oldest) out.push({ kind: 'checkpoint', seq });
-      return out;
-    },
+    eligible: () => deletable(core),
     remove: async (t) => {
       core.checkServing();
       await core.failpoint('reclaim.before-delete');
@@ -303,7 +279,7 @@ function makeReclaimer(core: Core): Reclaimer {
     done: (t) => {
       if (t.kind === 'node') {
         core.garbage.delete(t.nonce);
-        core.tracked.delete(t.nonce);
+        core.objects.delete(t.nonce);
       } else {
         core.storedCheckpoints.delete(t.seq);
       }
@@ -322,8 +298,9 @@ async function sweepOrphans(core: Core, below: bigint, claimSeq: number): Promis
     if (core.failure !== undefined) return;
     if (e.kind !== 'object') continue;
     const n = parseNodeObjectName(e.name);
-    if (n === undefined || n >= below || core.tracked.has(n)) continue;
-    core.tracked.add(n);
+    if (n === undefined || n >= below || core.objects.has(n)) continue;
+    // No record ever named it, so no state references it: an empty life.
+    core.objects.set(n, { birth: 0, death: 0, stored: e.size });
     core.garbage.set(n, claimSeq);
     found++;
   }

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { isCairnError } from '@cairn/errors';
 import type { Container } from '@cairn/objstore';
 import { encodeKey } from './keys.js';
-import { CHECKPOINT_OBJECT_PREFIX, nodeObjectName } from './names.js';
+import { CHECKPOINT_OBJECT_PREFIX, checkpointObjectName, nodeObjectName } from './names.js';
 import type { Headhunter } from './index.js';
-import { makeVolume } from './testing/volume.js';
+import { openVolume } from './mount.js';
+import { makeVolume, settleReclaim } from './testing/volume.js';
 
 const k = (n: number): Buffer => encodeKey([n]);
 
@@ -83,6 +84,30 @@ describe('space reclamation', () => {
     await eventually(async () => !(await exists(vol.container, x1)));
     expect((await db2.check()).errors).toEqual([]);
     await db2.close();
+  });
+
+  it('keeps what a deleted snapshot referenced while a retained checkpoint still lists the snapshot', async () => {
+    const vol = await makeVolume({}, { deletesPerSecond: 5000, cacheBytes: 0, retainCheckpoints: 2, compactBelow: 0 });
+    const db = vol.db;
+    const x1 = await firstGeneration(db);
+    await db.createSnapshot('kept');
+    await rewriteAll(db, 'b');
+    await db.checkpoint(); // x1 is dead; only the snapshot holds it
+    await db.deleteSnapshot('kept');
+    const newest = await db.checkpoint(); // no longer lists the snapshot; the previous (retained) one does
+    await settleReclaim(db);
+    expect(await exists(vol.container, x1)).toBe(true);
+    // A mount that falls back to that previous checkpoint, without the replay log, reads the snapshot.
+    const bytes = await vol.container.getBuffer(checkpointObjectName(newest.seq));
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await vol.container.put(checkpointObjectName(newest.seq), bytes);
+    const fallback = await openVolume({ container: vol.container, readOnly: true });
+    const view = fallback.snapshot('kept');
+    expect((await view.tree('t').get(k(3)))?.toString()).toBe('a3');
+    expect(await view.tree('t').count()).toBe(150);
+    view.release();
+    await fallback.close();
+    await db.close();
   });
 
   it('keeps objects an open reader may still read, and pauses on request', async () => {

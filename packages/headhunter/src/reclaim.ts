@@ -1,12 +1,15 @@
 // Space reclamation of node objects and old checkpoint records.
 //
 // LiveSpace counts, per node object, the bytes and nodes that the live trees
-// still reach. A node object whose count reaches zero becomes garbage at the
-// next published checkpoint (the first one that does not reference it). It is
-// deleted only when
+// still reach. A node object whose count reaches zero dies (its death is the
+// first commit whose state no longer references it) and becomes garbage at
+// the next published checkpoint (the first one whose layout does not list
+// it). retention.ts decides when garbage may go: only when
 //   1. every retained checkpoint (the newest `retain`) was published after it
 //      became garbage, so a fallback mount never needs it;
-//   2. no retained snapshot may reference it (snapshots list their objects);
+//   2. no snapshot that may still be read (of the volume now, listed by a
+//      retained checkpoint, or read by an open view) was taken within its
+//      life: birth <= snapshot commit < death;
 //   3. no reader that started before it became garbage is still reading.
 // Deletions run in the background, throttled to a rate, and can be paused.
 
@@ -27,23 +30,21 @@ export class LiveSpace {
     }
   }
 
-  /** A written node (at nonce, length bytes) left the live trees. */
-  free(nonce: bigint, length: number): void {
+  /** A written node (at nonce, length bytes) left the live trees; true when it was the object's last one. */
+  free(nonce: bigint, length: number): boolean {
     const e = this.objects.get(nonce);
-    if (e === undefined) return;
+    if (e === undefined) return false;
     e.bytes -= length;
     e.nodes -= 1;
-    if (e.nodes <= 0) this.objects.delete(nonce);
+    if (e.nodes > 0) return false;
+    this.objects.delete(nonce);
+    return true;
   }
 
   copy(): Map<bigint, { bytes: number; nodes: number }> {
     const m = new Map<bigint, { bytes: number; nodes: number }>();
     for (const [k, v] of this.objects) m.set(k, { bytes: v.bytes, nodes: v.nodes });
     return m;
-  }
-
-  nonces(): IterableIterator<bigint> {
-    return this.objects.keys();
   }
 }
 
@@ -65,6 +66,11 @@ export class ViewRegistry {
       if (n <= 0) this.open.delete(seq);
       else this.open.set(seq, n);
     };
+  }
+
+  /** The numbers open readers registered with. */
+  keys(): IterableIterator<number> {
+    return this.open.keys();
   }
 
   /** Smallest start checkpoint of an open reader, or Infinity. */
@@ -144,6 +150,14 @@ export class Reclaimer {
     this.stopped = true;
     this.wake?.();
     await this.loop;
+  }
+
+  /** Resolves once nothing is queued or eligible (or the reclaimer is paused or stopped); for tests and tools. */
+  async settled(): Promise<void> {
+    while (!this.stopped && !this.paused && (this.queue.size > 0 || this.o.eligible().length > 0)) {
+      this.poke();
+      await sleep(2);
+    }
   }
 
   stats(): ReclaimStats {

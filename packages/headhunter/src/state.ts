@@ -17,10 +17,6 @@ export interface SnapshotState {
   readonly commitSeq: number;
   /** Roots at that commit. Pointers may be swapped for addresses once written. */
   readonly trees: Map<string, TreeState>;
-  /** Node objects the snapshot's trees may reference (grows until sealed). */
-  readonly objects: Set<bigint>;
-  /** True once a published checkpoint holds every node of the snapshot. */
-  sealed: boolean;
 }
 
 export class VolumeState {

@@ -31,8 +31,6 @@ export class TxnImpl {
     readonly ctx: WriteCtx,
     private readonly state: VolumeState,
     private readonly shape: Shape,
-    /** Node objects that hold live nodes now (a new snapshot references them). */
-    private readonly liveObjects: () => Iterable<bigint>,
   ) {}
 
   private tree(name: string): TreeState {
@@ -102,7 +100,9 @@ export class TxnImpl {
     const trees = new Map<string, TreeState>();
     for (const n of this.state.trees.keys()) trees.set(n, this.tree(n));
     for (const [n, t] of this.work) trees.set(n, t);
-    this.createdSnapshots.set(name, { name, createdAt, commitSeq, trees, objects: new Set(this.liveObjects()), sealed: false });
+    // O(trees): the roots are the snapshot; the node objects it references are
+    // held through their lives (retention.ts), not listed.
+    this.createdSnapshots.set(name, { name, createdAt, commitSeq, trees });
     this.ops.push({ op: OP_SNAPSHOT_CREATE, name, createdAt });
   }
 

@@ -50,6 +50,7 @@ describe('rotation', () => {
       expect(h.ok && h.header.firstLsn).toBe(parseLogFileName(n));
     }
     expect(statSync(join(d, names[0]!)).size).toBe(FILE_HEADER_SIZE + 3 * REC);
+    expect(log.firstLsn).toBe(1n);
     expect(await lsns(log)).toEqual(range(1, 10));
     expect(await lsns(log, 5n)).toEqual(range(6, 10));
     expect(log.liveBytes()).toBe(10 * REC);
@@ -86,8 +87,12 @@ describe('discardThrough', () => {
     expect(await lsns(log, 5n)).toEqual(range(6, 10));
     expect(await lsns(log, 3n)).toEqual(range(4, 10));
     expect(await code(lsns(log, 2n))).toBe('CAIRN_ERR_LOG_CORRUPT'); // record 3 is gone
+    expect(log.firstLsn).toBe(4n); // the oldest file left starts there
     await log.discardThrough(9n);
     expect(logFiles(d)).toEqual([logFileName(10n)]);
+    expect(log.firstLsn).toBe(10n);
+    expect(await lsns(log, log.firstLsn - 1n)).toEqual([10n]);
+    expect(await code(lsns(log, log.firstLsn - 2n))).toBe('CAIRN_ERR_LOG_CORRUPT');
     expect(log.liveBytes()).toBe(REC);
     await log.close();
   });
@@ -105,6 +110,7 @@ describe('discardThrough', () => {
     await log.close();
     const again = await openReplayLog({ dir: d });
     expect(again.nextLsn).toBe(5n);
+    expect(again.firstLsn).toBe(5n);
     expect(await lsns(again, 4n)).toEqual([]);
     expect(await again.append(Buffer.alloc(1))).toBe(5n);
     await again.close();
@@ -122,6 +128,7 @@ describe('discardThrough', () => {
     await log.close();
     const again = await openReplayLog({ dir: d });
     expect(again.nextLsn).toBe(102n);
+    expect(again.firstLsn).toBe(101n);
     expect(await lsns(again, 100n)).toEqual([101n]);
     expect(logFiles(d)).toEqual([logFileName(101n)]);
     await again.close();

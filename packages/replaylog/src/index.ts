@@ -53,6 +53,12 @@ export interface ReplayLog {
   /** LSN the next append will get (LSNs start at 1 and increase by 1 per record, across restarts). */
   readonly nextLsn: bigint;
   /**
+   * Lowest LSN still present in the log (its oldest file's first LSN): what
+   * discards and recovery left. replay(firstLsn - 1n) yields every record the
+   * log holds; any earlier start fails with CAIRN_ERR_LOG_CORRUPT.
+   */
+  readonly firstLsn: bigint;
+  /**
    * Appends one record; resolves with its LSN once it is durable on disk (group
    * commit). The LSN is assigned synchronously, in call order. The payload is
    * copied before append returns. Fails with CAIRN_ERR_LOG_TOO_LARGE (the LSN is

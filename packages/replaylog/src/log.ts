@@ -95,6 +95,10 @@ class ReplayLogImpl implements ReplayLog {
     return this.next;
   }
 
+  get firstLsn(): bigint {
+    return this.files[0]!.firstLsn;
+  }
+
   private get newest(): LogFileState {
     return this.files[this.files.length - 1]!;
   }

@@ -4,6 +4,7 @@
 import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { isCairnError } from '@cairn/errors';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MARK_SPACING } from './files.js';
 import { FILE_HEADER_SIZE, RECORD_HEADER_SIZE } from './format.js';
@@ -122,6 +123,18 @@ describe('replay log against a model', () => {
           const got: Array<{ lsn: bigint; payload: string }> = [];
           for await (const r of log.replay(floor)) got.push({ lsn: r.lsn, payload: r.payload.toString('hex') });
           expect(got).toEqual(live.map((r) => ({ lsn: r.lsn, payload: r.payload })));
+          // firstLsn: the oldest record held; replay from just before it yields all of them, earlier fails.
+          const first = log.firstLsn;
+          expect(first).toBe(parseLogFileName(logFiles(t.dir)[0]!));
+          expect(first <= floor + 1n).toBe(true);
+          const held: string[] = [];
+          for await (const r of log.replay(first - 1n)) held.push(`${r.lsn}:${r.payload.toString('hex')}`);
+          expect(held).toEqual(records.filter((r) => r.lsn >= first).map((r) => `${r.lsn}:${r.payload}`));
+          if (first >= 2n) {
+            await expect((async () => {
+              for await (const r of log.replay(first - 2n)) void r;
+            })()).rejects.toSatisfy((e: unknown) => isCairnError(e, 'CAIRN_ERR_LOG_CORRUPT'));
+          }
           const exact = live.reduce((n, r) => n + r.size, 0);
           expect(log.liveBytes()).toBeGreaterThanOrEqual(exact);
           expect(log.liveBytes()).toBeLessThanOrEqual(exact + MARK_SPACING + 8 * (RECORD_HEADER_SIZE + 120));

@@ -25,7 +25,7 @@ export class MemoryLog implements MetaLog {
   appends = 0;
   failNext: Error | undefined;
 
-  constructor(records: Rec[] = [], next = 1n, oldest = 1n, private readonly tellsFirstLsn = false) {
+  constructor(records: Rec[] = [], next = 1n, oldest = 1n) {
     this.records = records;
     this.next = next;
     this.oldest = oldest;
@@ -35,8 +35,8 @@ export class MemoryLog implements MetaLog {
     return this.next;
   }
 
-  get firstLsn(): bigint | undefined {
-    return this.tellsFirstLsn ? this.oldest : undefined;
+  get firstLsn(): bigint {
+    return this.oldest;
   }
 
   append(payload: Uint8Array): Promise<bigint> {
@@ -98,6 +98,6 @@ export class MemoryLog implements MetaLog {
       else break;
     }
     const last = kept.length > 0 ? kept[kept.length - 1]!.lsn : this.oldest - 1n;
-    return new MemoryLog(kept, last + 1n, this.oldest, this.tellsFirstLsn);
+    return new MemoryLog(kept, last + 1n, this.oldest);
   }
 }

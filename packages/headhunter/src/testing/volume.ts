@@ -6,6 +6,7 @@ import type { Container, ObjectStore } from '@cairn/objstore';
 import { createMemoryStore } from '@cairn/objstore';
 import type { FormatOptions, Headhunter, HeadhunterOptions } from '../index.js';
 import { formatVolume, openVolume } from '../mount.js';
+import { NODE_OBJECT_PREFIX } from '../format.js';
 import { MemoryLog } from './memory-log.js';
 
 /** Small nodes so that a few hundred entries make a deep tree. */
@@ -73,6 +74,18 @@ export function killable(inner: Container): { container: Container; kill(): void
     openSegment: (n, o) => { guard(); return inner.openSegment(n, o); },
   };
   return { container, kill: () => { dead = true; } };
+}
+
+/** Waits until the reclaimer of `db` has deleted everything it may delete now. */
+export async function settleReclaim(db: unknown): Promise<void> {
+  await (db as { reclaimer: { settled(): Promise<void> } }).reclaimer.settled();
+}
+
+/** Names and sizes of the node objects in the container. */
+export async function storedNodeObjects(container: Container): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for await (const e of container.listAll({ prefix: NODE_OBJECT_PREFIX })) if (e.kind === 'object') out.set(e.name, e.size);
+  return out;
 }
 
 /** Makes an instance inert without any of the work close() does (its process "died"). */
