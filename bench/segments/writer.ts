@@ -3,6 +3,14 @@
 //   seq        sequential write MB/s of one file through the writer (1 MiB writes,
 //              flush at the end) next to the raw backend in the same run: 10 MiB
 //              buffer puts and 10 MiB streamed segments (1 MiB appends).
+//   seq read   that file read back with 1 MiB reads (extent map, read plan,
+//              readFile through a cold read cache with its defaults), next to
+//              one streamed GET after the other of the very segment objects that
+//              hold it (same bytes, same store, one reader). Raw and Cairn
+//              alternate (raw, Cairn, Cairn, raw; READ_ROUNDS rounds); the goal
+//              (>= 90% of raw, fs) is judged on the median ratio of adjacent
+//              pairs. The memory backend hands out stored buffers without
+//              copying, so its ratio only shows the cache's per-byte cost.
 //   small      4 KiB small-file ingest, files/s, with 1 and 64 concurrent writers:
 //              each file written then flushed (close-to-durable), and all files
 //              written then one flushAll; next to one put per file.
@@ -25,7 +33,10 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFsStore, createMemoryStore, type ObjectStore } from '@cairn/objstore';
-import { createSegmentWriter, type SegmentWriter, type SegmentWriterOptions } from '@cairn/segments';
+import {
+  applyWrite, createMemoryOrderedMap, createReadCache, createSegmentWriter, lookup, readFile, readPlan, segmentLocator,
+  type ExtentValue, type ObjectRef, type SegmentWriter, type SegmentWriterOptions,
+} from '@cairn/segments';
 
 const MiB = 1024 * 1024;
 const SEQ = Number(process.env['CAIRN_BENCH_SEQ_MIB'] ?? '512') * MiB;
@@ -61,6 +72,7 @@ function writerFor(store: ObjectStore, over: Partial<SegmentWriterOptions> = {})
 }
 
 const REPEAT = 3;
+const READ_ROUNDS = 3;
 
 /** Runs a throughput case REPEAT times; the median and the spread. */
 async function median(fn: () => Promise<number>): Promise<{ value: number; note: string }> {
@@ -106,6 +118,57 @@ async function writerSeq(store: ObjectStore, bytes: number): Promise<{ mbps: num
   const t2 = performance.now();
   await w.close();
   return { mbps: bytes / MiB / ((t2 - t0) / 1000), flushMs: t2 - t1 };
+}
+
+/** Writes one file through the writer, then reads it back against raw GETs of its segments, alternating. */
+async function seqRead(store: ObjectStore, bytes: number): Promise<{ raw: number[]; cairn: number[]; pairs: number[]; segments: number }> {
+  const map = createMemoryOrderedMap<ExtentValue>();
+  const segments: ObjectRef[] = [];
+  const w = writerFor(store, {
+    onDurable: async (d) => {
+      segments.push({ container: d.segment.container, name: d.segment.name });
+      for (const wr of d.writes) await applyWrite(map, wr.fileOffset!, wr.length, { nonce: d.segment.nonce, segmentOffset: wr.segmentOffset });
+    },
+  });
+  for (let off = 0; off < bytes; off += MiB) await w.write(3n, chunk, { fileOffset: off });
+  await w.close();
+  const locate = segmentLocator(CONTAINERS);
+  const raw = async (): Promise<number> => {
+    let n = 0;
+    const t0 = performance.now();
+    for (const s of segments) {
+      const r = await store.container(s.container).get(s.name);
+      for await (const b of r.body) n += (b as Buffer).length;
+    }
+    return n / MiB / ((performance.now() - t0) / 1000);
+  };
+  const cairn = async (): Promise<number> => {
+    const cache = createReadCache({ store });
+    let n = 0;
+    const t0 = performance.now();
+    for (let off = 0; off < bytes; off += MiB) {
+      const plan = readPlan(await lookup(map, off, MiB), off, MiB, bytes, locate);
+      n += (await readFile(plan, cache)).length;
+    }
+    if (n !== bytes) throw new Error(`read ${n} of ${bytes} bytes`);
+    return bytes / MiB / ((performance.now() - t0) / 1000);
+  };
+  const out = { raw: [] as number[], cairn: [] as number[], pairs: [] as number[], segments: segments.length };
+  for (let i = 0; i < READ_ROUNDS; i++) {
+    const a = await raw();
+    const b = await cairn();
+    const c = await cairn();
+    const d = await raw();
+    out.raw.push(a, d);
+    out.cairn.push(b, c);
+    out.pairs.push(b / a, c / d);
+  }
+  return out;
+}
+
+function mid(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 // ---- small files ---------------------------------------------------------------------------
@@ -225,6 +288,15 @@ async function main(): Promise<void> {
         return r.mbps;
       }));
       row(name, 'writer, one file, 1 MiB writes, flush at end', seq.value, 'MB/s', `${seq.note}; final flush <= ${flushMs.toFixed(1)} ms`);
+      process.stderr.write(`${name}: sequential read\n`);
+      const rd = await fresh(async (s) => {
+        const r = await seqRead(s, SEQ);
+        row(name, `raw streamed GETs of the file's ${r.segments} segments`, mid(r.raw), 'MB/s', `median of ${r.raw.length}, ${Math.min(...r.raw).toFixed(0)}..${Math.max(...r.raw).toFixed(0)}`);
+        row(name, 'read cache, one file, 1 MiB reads, cold cache', mid(r.cairn), 'MB/s',
+          `median of ${r.cairn.length}, ${Math.min(...r.cairn).toFixed(0)}..${Math.max(...r.cairn).toFixed(0)}; pairs ${r.pairs.map((p) => p.toFixed(2)).join(' ')}`);
+        return mid(r.pairs);
+      });
+      row(name, 'read cache / raw, median pair', rd, 'x', name === 'memory' ? 'info (no I/O: stored buffers are handed out)' : 'goal >= 0.90');
       process.stderr.write(`${name}: small files\n`);
       const store = make();
       await smallFiles(name, store);

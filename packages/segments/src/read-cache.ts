@@ -1,38 +1,30 @@
 // The read cache: fixed-size lines of immutable segment objects, evicted least
-// recently used by bytes. Concurrent reads of one line share one ranged GET; a
-// reader that continues where its previous read of the object ended is
-// sequential, and the next lines are fetched ahead of it. Segments never change
+// recently used by bytes. A read's missing lines are fetched with one ranged GET
+// per contiguous run, streamed into the lines as the bytes arrive, and
+// concurrent reads of a line share its GET. A reader that continues where its
+// previous read of the object ended is a sequential stream: the lines after it
+// are fetched ahead in growing windows (read-ahead.ts). Segments never change
 // once written (a nonce is never reused), so lines never go stale; invalidate()
 // only frees memory after a segment was deleted.
+//
+// Memory: every line the cache holds, filling or complete, counts against
+// budgetBytes. Read-ahead holds at most half of it and never evicts a line a
+// reader is using or a line fetched ahead for another active stream. A read
+// never waits for room: when every line is in use by reads in progress, the
+// lines it needs go over the budget until those reads are done.
 
 import { cairnError } from '@cairn/errors';
 import type { ObjectStore } from '@cairn/objstore';
 import { pino, type Logger } from 'pino';
+import { Handoffs, ObjectState, readAheadRange, streamWants, type Stream, type WindowLimits } from './read-ahead.js';
+import { Line } from './read-line.js';
 import type { ObjectRef, ReadCache, ReadCacheOptions, ReadCacheStats } from './types.js';
 
 const MiB = 1024 * 1024;
-/** Objects whose sequential-read state is remembered. */
+/** Objects whose size and streams are remembered. */
 const MAX_TRACKED_OBJECTS = 4096;
 
-interface Line {
-  readonly buf: Buffer;
-  /** Fetched by read-ahead and not used yet. */
-  readAhead: boolean;
-}
-
-interface Inflight {
-  readonly promise: Promise<Buffer>;
-  readAhead: boolean;
-}
-
-interface ObjectState {
-  /** Whole object size, once a GET told it. */
-  size: number | undefined;
-  /** Where the previous read of this object ended (-1: none yet). */
-  nextOffset: number;
-}
-
-function checkPositive(v: number | undefined, what: string, dflt: number, min: number): number {
+function checkInt(v: number | undefined, what: string, dflt: number, min: number): number {
   if (v === undefined) return dflt;
   if (!Number.isSafeInteger(v) || v < min) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `read cache ${what} ${v}`);
   return v;
@@ -43,19 +35,30 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
   if (!options || !options.store || typeof options.store.container !== 'function') {
     throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'read cache store');
   }
-  const lineSize = checkPositive(options.lineSize, 'lineSize', MiB, 1);
-  const budgetBytes = checkPositive(options.budgetBytes, 'budgetBytes', 64 * MiB, 0);
-  const readAheadLines = checkPositive(options.readAheadLines, 'readAheadLines', 4, 0);
-  return new Cache(options.store, lineSize, budgetBytes, readAheadLines, options.logger ?? pino({ level: 'silent' }));
+  const lineSize = checkInt(options.lineSize, 'lineSize', MiB, 1);
+  const budgetBytes = checkInt(options.budgetBytes, 'budgetBytes', 64 * MiB, 0);
+  const readAheadLines = checkInt(options.readAheadLines, 'readAheadLines', 4, 0);
+  const maxReadAheadBytes = checkInt(options.maxReadAheadBytes, 'maxReadAheadBytes', 16 * MiB, 0);
+  const readAheadBytes = Math.floor(budgetBytes / 2);
+  const limits: WindowLimits = {
+    initialLines: readAheadLines,
+    maxLines: readAheadLines === 0 ? 0 : Math.max(readAheadLines, Math.floor(Math.min(maxReadAheadBytes, readAheadBytes) / lineSize)),
+  };
+  return new Cache(options.store, lineSize, budgetBytes, readAheadBytes, limits, options.logger ?? pino({ level: 'silent' }));
 }
 
 class Cache implements ReadCache {
-  /** Cached lines, least recently used first. */
+  /** Every line held (filling or complete), least recently used first. */
   private readonly lines = new Map<string, Line>();
-  private readonly inflight = new Map<string, Inflight>();
-  /** Per-object state, least recently used first. */
+  /** Per-object size and streams, least recently used first. */
   private readonly objects = new Map<string, ObjectState>();
+  private readonly handoffs = new Handoffs();
+  /** Slabs (full-line buffers) of evicted lines, for new lines; with those lines hold, they stay within the budget. */
+  private readonly slabs: Buffer[] = [];
+  private slabsHeld = 0;
+  /** Bytes of the lines held, and of those among them fetched ahead and not used yet. */
   private bytes = 0;
+  private readAheadHeld = 0;
   private hits = 0;
   private misses = 0;
   private joined = 0;
@@ -69,60 +72,78 @@ class Cache implements ReadCache {
     private readonly store: ObjectStore,
     private readonly lineSize: number,
     private readonly budgetBytes: number,
-    private readonly readAheadLines: number,
+    /** Bytes read-ahead may hold. */
+    private readonly readAheadBytes: number,
+    private readonly limits: WindowLimits,
     private readonly logger: Logger,
   ) {}
 
   async read(ref: ObjectRef, offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(length >= 0 && Number.isSafeInteger(length) ? length : 0);
+    await this.readInto(ref, offset, length, out, 0);
+    return out;
+  }
+
+  async readInto(ref: ObjectRef, offset: number, length: number, target: Buffer, targetOffset: number): Promise<void> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `read cache range [${offset}, +${length})`);
     }
+    if (!Number.isSafeInteger(targetOffset) || targetOffset < 0 || targetOffset + length > target.length) {
+      throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `read cache target [${targetOffset}, +${length}) of ${target.length} bytes`);
+    }
     const objKey = `${ref.container}/${ref.name}`;
-    const st = this.state(objKey);
-    if (length === 0) return Buffer.alloc(0);
-    if (st.size !== undefined && offset + length > st.size) {
-      throw cairnError('CAIRN_ERR_SEG_SHORT_READ', `${objKey}: [${offset}, +${length}) of ${st.size} bytes`);
+    const obj = this.object(objKey);
+    if (length === 0) return;
+    if (obj.size !== undefined && offset + length > obj.size) {
+      throw cairnError('CAIRN_ERR_SEG_SHORT_READ', `${objKey}: [${offset}, +${length}) of ${obj.size} bytes`);
     }
     const L = this.lineSize;
     const first = Math.floor(offset / L);
     const last = Math.floor((offset + length - 1) / L);
-    const sequential = offset === st.nextOffset;
-    st.nextOffset = offset + length;
-    const wanted: Promise<Buffer>[] = [];
-    for (let i = first; i <= last; i++) wanted.push(this.line(ref, objKey, i, false));
-    if (sequential) this.readAhead(ref, objKey, st, last);
-    const bufs = await Promise.all(wanted);
-    const out = Buffer.allocUnsafe(length);
-    let done = 0;
-    for (let k = 0; k < bufs.length; k++) {
-      const lineStart = (first + k) * L;
-      const from = offset + done - lineStart;
-      const take = Math.min(length - done, L - from);
-      const buf = bufs[k]!;
-      if (from + take > buf.length) {
-        throw cairnError('CAIRN_ERR_SEG_SHORT_READ', `${objKey}: [${offset}, +${length}) ends past the object`);
+    const now = performance.now();
+    const { stream, sequential } = obj.track(offset, length, last, now);
+    let continues = sequential;
+    if (!sequential && this.limits.initialLines > 0 && offset % L === 0 && !this.lines.has(`${objKey}#${first}`)) {
+      const window = this.handoffs.take(now);
+      if (window !== undefined) {
+        stream.window = window;
+        continues = true;
       }
-      buf.copy(out, done, from, from + take);
-      done += take;
     }
-    return out;
+    if (continues && !stream.handedOn && stream.window > 0 && obj.size !== undefined && obj.size - stream.next < L) {
+      stream.handedOn = true;
+      this.handoffs.offer(stream.window, now);
+    }
+    const wanted = this.demand(ref, objKey, obj, first, last, continues ? stream : undefined);
+    try {
+      let done = 0;
+      for (const line of wanted) {
+        const lineStart = line.index * L;
+        const from = offset + done - lineStart;
+        const take = Math.min(length - done, L - from);
+        await line.until(from + take);
+        if (from + take > line.length) {
+          throw cairnError('CAIRN_ERR_SEG_SHORT_READ', `${objKey}: [${offset}, +${length}) ends past the object`);
+        }
+        line.copyTo(target, targetOffset + done, from, from + take);
+        done += take;
+      }
+    } finally {
+      for (const line of wanted) line.users--;
+      this.trim();
+    }
   }
 
   invalidate(ref: ObjectRef): void {
     const prefix = `${ref.container}/${ref.name}#`;
-    for (const [k, line] of [...this.lines]) {
-      if (k.startsWith(prefix)) {
-        this.lines.delete(k);
-        this.bytes -= line.buf.length;
-      }
-    }
+    for (const [k, line] of [...this.lines]) if (k.startsWith(prefix)) this.drop(line);
     this.objects.delete(`${ref.container}/${ref.name}`);
   }
 
   clear(): void {
-    this.lines.clear();
+    for (const line of [...this.lines.values()]) this.drop(line);
     this.objects.clear();
-    this.bytes = 0;
+    this.slabs.length = 0;
   }
 
   stats(): ReadCacheStats {
@@ -133,108 +154,200 @@ class Cache implements ReadCache {
     };
   }
 
-  private state(objKey: string): ObjectState {
-    let st = this.objects.get(objKey);
-    if (st) {
+  private object(objKey: string): ObjectState {
+    let obj = this.objects.get(objKey);
+    if (obj) {
       this.objects.delete(objKey);
     } else {
-      st = { size: undefined, nextOffset: -1 };
+      obj = new ObjectState();
       if (this.objects.size >= MAX_TRACKED_OBJECTS) this.objects.delete(this.objects.keys().next().value!);
     }
-    this.objects.set(objKey, st);
-    return st;
+    this.objects.set(objKey, obj);
+    return obj;
   }
 
-  /** Starts fetching the lines after `last` that are neither cached nor being fetched. */
-  private readAhead(ref: ObjectRef, objKey: string, st: ObjectState, last: number): void {
-    for (let i = last + 1; i <= last + this.readAheadLines; i++) {
-      if (st.size !== undefined && i * this.lineSize >= st.size) break;
+  /**
+   * The lines first..last of a read, pinned (the caller unpins them), and for a
+   * sequential read the lines its stream should fetch ahead; starts one GET per
+   * contiguous run of missing lines.
+   */
+  private demand(ref: ObjectRef, objKey: string, obj: ObjectState, first: number, last: number, stream: Stream | undefined): Line[] {
+    const wanted: Line[] = [];
+    let run: Line[] = [];
+    let missed = false;
+    for (let i = first; i <= last; i++) {
       const key = `${objKey}#${i}`;
-      if (this.lines.has(key) || this.inflight.has(key)) continue;
-      this.line(ref, objKey, i, true).catch((err: unknown) => {
-        this.logger.debug({ object: objKey, line: i, err }, 'read-ahead failed');
-      });
+      const line = this.lines.get(key);
+      if (line) {
+        this.use(key, line);
+        line.users++;
+        wanted.push(line);
+        if (run.length > 0) run = this.fetch(ref, objKey, obj, run);
+        continue;
+      }
+      missed = true;
+      this.misses++;
+      const fresh = new Line(key, i, this.expectedLength(obj, i), false, undefined);
+      this.makeRoom(fresh.length, false);
+      this.add(fresh);
+      fresh.users++;
+      wanted.push(fresh);
+      run.push(fresh);
     }
+    const endLine = obj.size === undefined ? undefined : Math.ceil(obj.size / this.lineSize) - 1;
+    const ahead = stream ? readAheadRange(stream, last, this.limits, endLine, missed) : undefined;
+    if (stream && ahead) {
+      for (let i = ahead.from; i < ahead.to; i++) {
+        const key = `${objKey}#${i}`;
+        if (this.lines.has(key)) {
+          if (run.length > 0) run = this.fetch(ref, objKey, obj, run);
+          continue;
+        }
+        const length = this.expectedLength(obj, i);
+        if (!this.makeRoom(length, true)) {
+          stream.frontier = i;
+          break;
+        }
+        const line = new Line(key, i, length, true, stream);
+        this.readAheads++;
+        this.add(line);
+        run.push(line);
+      }
+    }
+    if (run.length > 0) this.fetch(ref, objKey, obj, run);
+    return wanted;
   }
 
-  private line(ref: ObjectRef, objKey: string, i: number, readAhead: boolean): Promise<Buffer> {
-    const key = `${objKey}#${i}`;
-    const hit = this.lines.get(key);
-    if (hit) {
-      if (!readAhead) {
-        this.hits++;
-        if (hit.readAhead) {
-          hit.readAhead = false;
-          this.readAheadHits++;
-        }
-        this.lines.delete(key);
-        this.lines.set(key, hit);
-      }
-      return Promise.resolve(hit.buf);
+  /** A cached line a read uses: counted, and moved to the most recently used end. */
+  private use(key: string, line: Line): void {
+    if (line.done) this.hits++;
+    else this.joined++;
+    if (line.readAhead) {
+      line.readAhead = false;
+      this.readAheadHeld -= line.length;
+      this.readAheadHits++;
     }
-    const pending = this.inflight.get(key);
-    if (pending) {
-      if (!readAhead) {
-        this.joined++;
-        if (pending.readAhead) {
-          pending.readAhead = false;
-          this.readAheadHits++;
-        }
-      }
-      return pending.promise;
-    }
-    if (readAhead) this.readAheads++;
-    else this.misses++;
-    const entry: Inflight = {
-      readAhead,
-      promise: this.fetch(ref, objKey, i).then(
-        (buf) => {
-          this.inflight.delete(key);
-          this.insert(key, { buf, readAhead: entry.readAhead });
-          return buf;
-        },
-        (err: unknown) => {
-          this.inflight.delete(key);
-          throw err;
-        },
-      ),
-    };
-    this.inflight.set(key, entry);
-    return entry.promise;
+    this.lines.delete(key);
+    this.lines.set(key, line);
   }
 
-  private async fetch(ref: ObjectRef, objKey: string, i: number): Promise<Buffer> {
-    const st = this.state(objKey);
-    const offset = i * this.lineSize;
-    const length = st.size === undefined ? this.lineSize : Math.min(this.lineSize, st.size - offset);
+  private expectedLength(obj: ObjectState, i: number): number {
+    return obj.size === undefined ? this.lineSize : Math.max(0, Math.min(this.lineSize, obj.size - i * this.lineSize));
+  }
+
+  /** Fetches a run of consecutive new lines with one ranged GET; returns an empty run. */
+  private fetch(ref: ObjectRef, objKey: string, obj: ObjectState, run: Line[]): Line[] {
+    const offset = run[0]!.index * this.lineSize;
+    const length = run.reduce((n, l) => n + l.length, 0);
+    this.stream(ref, objKey, obj, run, offset, length).catch((err: unknown) => {
+      for (const line of run) {
+        if (line.done) continue;
+        line.fail(err);
+        this.drop(line);
+      }
+      this.logger.debug({ object: objKey, line: run[0]!.index, lines: run.length, err }, 'read-ahead failed');
+    });
+    return [];
+  }
+
+  private async stream(ref: ObjectRef, objKey: string, obj: ObjectState, run: Line[], offset: number, length: number): Promise<void> {
     const r = await this.store.container(ref.container).get(ref.name, { range: { offset, length } });
-    st.size = r.info.size;
-    const buf = Buffer.allocUnsafe(r.length);
+    obj.size = r.info.size;
+    this.gets++;
+    for (const line of run) {
+      const real = Math.max(0, Math.min(this.lineSize, r.offset + r.length - line.index * this.lineSize));
+      this.account(line, real);
+      line.start(real, real === 0 ? undefined : this.slab(real));
+      if (real === 0) this.drop(line);
+    }
+    let k = 0;
     let n = 0;
     for await (const c of r.body) {
-      const b = c as Buffer;
-      if (n + b.length > buf.length) {
+      const chunk = c as Buffer;
+      if (n + chunk.length > r.length) {
         r.body.destroy();
         throw cairnError('CAIRN_ERR_SEG_SHORT_READ', `${objKey}: GET returned more than ${r.length} bytes`);
       }
-      b.copy(buf, n);
-      n += b.length;
+      n += chunk.length;
+      this.bytesFetched += chunk.length;
+      for (let at = 0; at < chunk.length;) {
+        while (run[k]!.done) k++;
+        at += run[k]!.fill(chunk, at);
+      }
     }
     if (n !== r.length) throw cairnError('CAIRN_ERR_SEG_SHORT_READ', `${objKey}: GET returned ${n} of ${r.length} bytes`);
-    this.gets++;
-    this.bytesFetched += n;
-    return buf;
+    this.trim();
   }
 
-  private insert(key: string, line: Line): void {
-    if (this.lines.has(key)) return;
-    this.lines.set(key, line);
-    this.bytes += line.buf.length;
-    while (this.bytes > this.budgetBytes && this.lines.size > 0) {
-      const [k, old] = this.lines.entries().next().value!;
-      this.lines.delete(k);
-      this.bytes -= old.buf.length;
-      this.evictions++;
+  private add(line: Line): void {
+    this.lines.set(line.key, line);
+    this.bytes += line.length;
+    if (line.readAhead) this.readAheadHeld += line.length;
+  }
+
+  /** A line's real length is known (it was accounted at its expected length). */
+  private account(line: Line, length: number): void {
+    if (line.dropped) return;
+    this.bytes += length - line.length;
+    if (line.readAhead) this.readAheadHeld += length - line.length;
+  }
+
+  /** Takes a line out of the cache; its slab is reused unless a read or its GET still uses it. */
+  private drop(line: Line): void {
+    if (line.dropped) return;
+    line.dropped = true;
+    if (this.lines.get(line.key) === line) this.lines.delete(line.key);
+    this.bytes -= line.length;
+    if (line.readAhead) this.readAheadHeld -= line.length;
+    if (line.slab !== undefined && line.slab.length === this.lineSize) {
+      this.slabsHeld--;
+      const free = line.done && line.users === 0;
+      if (free && (this.slabsHeld + this.slabs.length + 1) * this.lineSize <= this.budgetBytes) this.slabs.push(line.slab);
+      if (free) line.slab = undefined;
     }
+  }
+
+  /** A buffer for a line of `length` bytes: a recycled slab for a full line. */
+  private slab(length: number): Buffer {
+    if (length < this.lineSize) return Buffer.allocUnsafe(length);
+    this.slabsHeld++;
+    return this.slabs.pop() ?? Buffer.allocUnsafeSlow(this.lineSize);
+  }
+
+  /**
+   * Evicts least recently used lines until `n` more bytes fit. Read-ahead only
+   * takes room that no reader and no other active stream needs, within its
+   * share; it gets false when there is none. A read always proceeds.
+   */
+  private makeRoom(n: number, readAhead: boolean): boolean {
+    const now = performance.now();
+    const evictable = (l: Line): boolean => l.done && l.users === 0 && !(readAhead && l.readAhead && l.stream !== undefined &&
+      streamWants(l.stream, (l.index + 1) * this.lineSize, now));
+    if (readAhead) {
+      while (this.readAheadHeld + n > this.readAheadBytes) {
+        if (!this.evictOne((l) => l.readAhead && evictable(l))) return false;
+      }
+    }
+    while (this.bytes + n > this.budgetBytes) {
+      if (!this.evictOne(evictable)) return !readAhead;
+    }
+    return true;
+  }
+
+  /** Lines held beyond the budget (by reads that found no room) are evicted once they are free. */
+  private trim(): void {
+    while (this.bytes > this.budgetBytes && this.evictOne((l) => l.done && l.users === 0)) {
+      // evictOne made progress
+    }
+  }
+
+  private evictOne(ok: (l: Line) => boolean): boolean {
+    for (const line of this.lines.values()) {
+      if (!ok(line)) continue;
+      this.drop(line);
+      this.evictions++;
+      return true;
+    }
+    return false;
   }
 }

@@ -1,6 +1,6 @@
 // Assembling file bytes from a read plan: holes are zero-filled, steps of
 // segments the writer still holds come from its memory, the rest through the
-// read cache. Steps are read concurrently.
+// read cache, copied straight into the result. Steps are read concurrently.
 
 import { planLength } from './read-plan.js';
 import type { PendingReader, ReadCache, ReadStep } from './types.js';
@@ -20,11 +20,7 @@ export async function readFile(plan: readonly ReadStep[], cache: ReadCache, pend
     if (mem) {
       mem.copy(out, pos);
     } else {
-      reads.push(
-        cache.read({ container: step.container, name: step.object }, step.segmentOffset, step.length).then((b) => {
-          b.copy(out, pos);
-        }),
-      );
+      reads.push(cache.readInto({ container: step.container, name: step.object }, step.segmentOffset, step.length, out, pos));
     }
     at += step.length;
   }

@@ -248,8 +248,13 @@ export interface ReadCacheOptions {
   readonly lineSize?: number;
   /** Bytes of lines kept (default 64 MiB). */
   readonly budgetBytes?: number;
-  /** Lines fetched ahead of a sequential reader (default 4; 0 disables). */
+  /**
+   * Lines fetched ahead of a sequential reader at first (default 4; 0 disables
+   * read-ahead); the window doubles while the reader keeps up.
+   */
   readonly readAheadLines?: number;
+  /** Largest read-ahead window per stream in bytes (default 16 MiB; read-ahead holds at most budgetBytes/2 in all). */
+  readonly maxReadAheadBytes?: number;
   readonly logger?: Logger;
 }
 
@@ -281,6 +286,8 @@ export interface ObjectRef {
 export interface ReadCache {
   /** The bytes [offset, offset+length) of an immutable object. */
   read(ref: ObjectRef, offset: number, length: number): Promise<Buffer>;
+  /** The same bytes, copied into target at targetOffset. */
+  readInto(ref: ObjectRef, offset: number, length: number, target: Buffer, targetOffset: number): Promise<void>;
   /** Drops the cached lines of an object (after it was deleted). */
   invalidate(ref: ObjectRef): void;
   /** Drops every line. */
