@@ -132,11 +132,11 @@ class RetryingContainer extends ContainerBase {
   async put(name: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo> {
     const what = `put ${this.name}/${name}`;
     let send: () => PutBody;
-    let md5: () => string | undefined;
+    let md5: () => Promise<string | undefined>;
     if (body instanceof Uint8Array) {
       const copy = Buffer.from(body); // the caller may reuse its buffer while we retry
       send = () => copy;
-      md5 = () => createHash('md5').update(copy).digest('hex');
+      md5 = async () => createHash('md5').update(copy).digest('hex');
     } else {
       const kept = new UploadBody(this.store.policy.replayBytes, (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]());
       send = () => {
@@ -144,12 +144,12 @@ class RetryingContainer extends ContainerBase {
         if (!attempt) throw cairnError('CAIRN_ERR_OBJ_CONNECTION_RESET', `${what}: streamed body too large to re-send`);
         return attempt;
       };
-      md5 = () => kept.md5hex;
+      md5 = () => kept.md5hex();
     }
     return this.store.retry(what, options.signal, () => this.inner.put(name, send(), options), async (err, wasAmbiguous) => {
       if (!(options.ifNoneMatch && wasAmbiguous && isCairnError(err, 'CAIRN_ERR_OBJ_PRECONDITION_FAILED'))) return undefined;
       // Did an earlier attempt of ours create it? Same bytes -> yes (see the file comment).
-      const mine = md5();
+      const mine = await md5();
       const info = mine === undefined ? undefined : await this.head(name).catch(() => undefined);
       return info && info.etag === mine ? { value: info } : undefined;
     });

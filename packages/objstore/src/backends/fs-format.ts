@@ -2,9 +2,10 @@
 // docs/formats.md, section "fs backend layout", is the reference; keep the two in
 // step. All integers are big-endian; checksums are CRC-32 (IEEE 802.3, zlib.crc32).
 
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { cairnError } from '@cairn/errors';
+import { BodyHasher } from './body-hash.js';
 
 // ---- store marker (<root>/.cairn-objstore) ---------------------------------------
 
@@ -189,28 +190,41 @@ export function decodeHeader(b: Buffer, where: string): ObjectHeader {
 
 /**
  * Verifies a whole body as it is read, chunk by chunk: CRC-32 against bodyCrc
- * (version 2), or MD5 against md5 (version 1).
+ * (version 2), or MD5 against md5 (version 1). The MD5 of a large body is
+ * computed on a worker thread (BodyHasher) while the reading goes on.
  */
 export class BodyCheck {
-  private crc = 0;
-  private readonly hash: Hash | undefined;
+  private readonly hasher: BodyHasher;
+  private readonly v1: boolean;
 
   constructor(private readonly h: ObjectHeader) {
-    this.hash = h.bodyCrc === undefined ? createHash('md5') : undefined;
+    this.v1 = h.bodyCrc === undefined;
+    this.hasher = new BodyHasher({ md5: this.v1, crc32: !this.v1 });
   }
 
-  update(chunk: Buffer): void {
-    if (this.hash) this.hash.update(chunk);
-    else this.crc = crc32(chunk, this.crc);
+  /** Adds bytes (copied); returns a promise when the reader should wait for the hashing to catch up. */
+  update(chunk: Buffer): Promise<void> | undefined {
+    return this.hasher.update(chunk);
   }
 
   /** True when the bytes seen are the body the header describes. */
-  ok(): boolean {
-    return this.hash ? this.hash.digest().equals(this.h.md5) : this.crc >>> 0 === this.h.bodyCrc;
+  async ok(): Promise<boolean> {
+    const d = await this.hasher.digest();
+    return this.v1 ? d.md5.equals(this.h.md5) : d.crc32 === this.h.bodyCrc;
+  }
+
+  /** Gives up the check (the read stopped early). */
+  discard(): void {
+    this.hasher.discard();
   }
 
   /** What was checked, for messages. */
   get kind(): string {
-    return this.hash ? 'MD5' : 'CRC-32';
+    return this.v1 ? 'MD5' : 'CRC-32';
   }
+}
+
+/** True when `body` is the whole body `h` describes (checked on this thread: the bytes are all here). */
+export function bodyMatches(h: ObjectHeader, body: Buffer): boolean {
+  return h.bodyCrc === undefined ? createHash('md5').update(body).digest().equals(h.md5) : crc32(body) >>> 0 === h.bodyCrc;
 }

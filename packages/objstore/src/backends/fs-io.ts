@@ -6,7 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { cairnError, isCairnError, type CairnError } from '@cairn/errors';
 import type { PutBody } from '../types.js';
-import { BodyCheck, HEADER_PROBE_BYTES, decodeHeader, headerLength, type ObjectHeader } from './fs-format.js';
+import { BodyCheck, HEADER_PROBE_BYTES, bodyMatches, decodeHeader, headerLength, type ObjectHeader } from './fs-format.js';
 
 /** Maps a Node fs error (or anything thrown) to a CairnError naming `what`. */
 export function fsError(err: unknown, what: string): CairnError {
@@ -41,13 +41,18 @@ export function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** Makes a directory's entries durable (after a create, rename, link or unlink in it). */
+/**
+ * Makes a directory's entries durable (after a create, rename, link or unlink in
+ * it). Resolves once the fsync did; the handle closes after that, in the
+ * background (closing a directory opened read-only cannot fail in a way that
+ * matters, and a put need not wait for it).
+ */
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
   } finally {
-    await fh.close();
+    void fh.close().catch(() => undefined);
   }
 }
 
@@ -126,9 +131,7 @@ export async function readFully(fh: FileHandle, out: Buffer, have: number, start
 
 /** Fails with CAIRN_ERR_OBJ_CORRUPT unless `body` is the whole body `header` describes. */
 export function verifyBody(header: ObjectHeader, body: Buffer, where: string): void {
-  const check = new BodyCheck(header);
-  check.update(body);
-  if (!check.ok()) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: body does not match its ${check.kind}`);
+  if (!bodyMatches(header, body)) throw cairnError('CAIRN_ERR_OBJ_CORRUPT', `${where}: body does not match its ${header.bodyCrc === undefined ? 'MD5' : 'CRC-32'}`);
 }
 
 const READ_CHUNK = 1024 * 1024;
@@ -140,7 +143,7 @@ const READ_CHUNK = 1024 * 1024;
  * whole-object read) the bytes are verified (CRC-32, or MD5 for version-1
  * objects) and a mismatch fails the stream with CAIRN_ERR_OBJ_CORRUPT instead
  * of ending it. One read runs ahead: the next chunk is being read while the
- * current one is verified and consumed.
+ * current one is verified (see BodyCheck) and consumed.
  */
 export class FileRangeStream extends Readable {
   /** File position of the next read to issue, and body bytes not yet read. */
@@ -149,6 +152,7 @@ export class FileRangeStream extends Readable {
   /** Body bytes not yet pushed. */
   private remaining: number;
   private ahead: Promise<Buffer> | undefined;
+  private finishing = false;
 
   constructor(
     private readonly fh: FileHandle,
@@ -188,9 +192,10 @@ export class FileRangeStream extends Readable {
     p.then(
       (chunk) => {
         if (this.destroyed) return;
-        if (this.unread > 0) this.ahead = this.readNext();
+        // The next read starts now, or once the check caught up (it copies, so memory stays bounded).
+        const behind = this.check?.update(chunk);
+        if (this.unread > 0) this.ahead = behind === undefined ? this.readNext() : this.readAfter(behind);
         this.remaining -= chunk.length;
-        this.check?.update(chunk);
         this.onBytes(chunk.length);
         this.push(chunk);
       },
@@ -198,15 +203,33 @@ export class FileRangeStream extends Readable {
     );
   }
 
+  private readAfter(wait: Promise<void>): Promise<Buffer> {
+    const p = wait.then(() => (this.destroyed ? Buffer.alloc(0) : this.readNext()));
+    p.catch(() => undefined); // as in readNext
+    return p;
+  }
+
+  /** Ends the stream once the check (if any) passed. */
   private finishRead(): void {
-    if (this.check && !this.check.ok()) {
-      this.destroy(cairnError('CAIRN_ERR_OBJ_CORRUPT', `${this.where}: body does not match its ${this.check.kind}`));
+    if (this.finishing) return;
+    this.finishing = true;
+    const check = this.check;
+    if (check === undefined) {
+      this.push(null);
       return;
     }
-    this.push(null);
+    check.ok().then(
+      (good) => {
+        if (this.destroyed) return;
+        if (good) this.push(null);
+        else this.destroy(cairnError('CAIRN_ERR_OBJ_CORRUPT', `${this.where}: body does not match its ${check.kind}`));
+      },
+      (err: unknown) => this.destroy(fsError(err, this.where)),
+    );
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.check?.discard();
     const ahead = this.ahead;
     this.ahead = undefined;
     // Close once a read still running has finished with the handle.

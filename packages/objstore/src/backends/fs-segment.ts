@@ -133,10 +133,11 @@ export class FsSegment implements OpenSegment {
         await this.tail;
         if (this.failure !== undefined) throw this.failure;
         const w = await this.openWriter();
-        const h = await w.finish(this.host.fsync);
+        const h = await w.finish();
         this.bytesSent = this.bytesAppended;
         await publish(w.tempPath, this.finalPath, this.host.root, false, this.host.fsync, this.what);
         w.published();
+        await w.discard(); // waits for the temp file's close; removes nothing now
         this.host.countBytesOut(h.size);
         this.state = 'closed';
         return { name: this.name, size: h.size, etag: h.md5.toString('hex'), mtime: h.mtime, meta: { ...h.meta } };
@@ -166,7 +167,7 @@ export class FsSegment implements OpenSegment {
   }
 
   private openWriter(): Promise<ObjectWriter> {
-    this.writer ??= this.host.ready().then(() => ObjectWriter.create(this.host.tempDir, this.name, this.meta));
+    this.writer ??= this.host.ready().then(() => ObjectWriter.create(this.host.tempDir, this.name, this.meta, this.host.fsync));
     return this.writer;
   }
 

@@ -4,11 +4,11 @@
 // the old object or the new one, plus at most a temp file that the next open
 // removes.
 
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { cairnError } from '@cairn/errors';
+import { BodyHasher } from './body-hash.js';
 import { OBJECT_VERSION, encodeHeader, encodedHeaderLength, type ObjectHeader } from './fs-format.js';
 import { errnoCode, fsError, fsyncDir } from './fs-io.js';
 
@@ -33,26 +33,39 @@ export function tempName(): string {
 
 /** Coalesce small body chunks into writes of about this many bytes. */
 const WRITE_BATCH = 1024 * 1024;
+/**
+ * With fsync, a large body is flushed as it goes: an fdatasync starts (in the
+ * background, one at a time) each time this many more bytes reached the file,
+ * and once more for the rest while the digest is still being computed, so that
+ * the fdatasync after the header write (the one durability rests on) has little
+ * left to do instead of the whole body.
+ */
+const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
 
 /**
  * A new object being written into a temp file. Not safe for concurrent write()
  * calls: callers serialize them (the segment keeps a queue).
  *
- * Body bytes are hashed (MD5 for the etag, CRC-32 for read verification) as
- * they are accepted and batched into writes of about 1 MiB; one batch is
- * written while the next is being hashed (at most one write in flight), so
- * hashing overlaps the I/O instead of alternating with it.
+ * Body bytes are hashed (MD5 for the etag, CRC-32 for read verification) by a
+ * BodyHasher, which hashes large bodies on a worker thread, and batched into
+ * writes of about 1 MiB, at most one write in flight: hashing overlaps the I/O
+ * instead of alternating with it on the event loop. See EARLY_SYNC_BYTES for
+ * how a large body's fdatasync overlaps the writing and hashing too.
  */
 export class ObjectWriter {
-  private readonly hash: Hash = createHash('md5');
-  private crc = 0;
+  private readonly hasher = new BodyHasher({ md5: true, crc32: true });
   private pos: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** The batch being written, if any (its failure surfaces at the next write, flush or finish). */
   private inFlight: Promise<void> | undefined;
   private closed = false;
+  /** The close started by finish(), awaited by discard(). */
+  private closing: Promise<void> | undefined;
   private gone = false;
+  /** An early fdatasync in flight (its failure surfaces at finish), and the bytes written when the last one started. */
+  private syncing: Promise<void> | undefined;
+  private syncedAt = 0;
   /** Body bytes accepted so far. */
   size = 0;
   /** Body bytes handed to the file so far. */
@@ -64,19 +77,23 @@ export class ObjectWriter {
     private readonly name: string,
     private readonly meta: Readonly<Record<string, string>>,
     private readonly headerBytes: number,
+    private readonly fsync: boolean,
   ) {
     this.pos = headerBytes;
   }
 
-  /** Creates the temp file in `tempDir` (recreating the directory if someone removed it). */
-  static async create(tempDir: string, name: string, meta: Readonly<Record<string, string>> | undefined): Promise<ObjectWriter> {
+  /**
+   * Creates the temp file in `tempDir` (recreating the directory if someone removed
+   * it). With `fsync`, finish() makes the file durable before it returns.
+   */
+  static async create(tempDir: string, name: string, meta: Readonly<Record<string, string>> | undefined, fsync: boolean): Promise<ObjectWriter> {
     const m = { ...(meta ?? {}) };
     const headerBytes = encodedHeaderLength(name, m);
     for (let attempt = 0; ; attempt++) {
       const path = join(tempDir, tempName());
       try {
         const fh = await open(path, 'wx', FILE_MODE);
-        return new ObjectWriter(path, fh, name, m, headerBytes);
+        return new ObjectWriter(path, fh, name, m, headerBytes, fsync);
       } catch (err) {
         const code = errnoCode(err);
         if (attempt > 2 || (code !== 'ENOENT' && code !== 'EEXIST')) throw fsError(err, `temp file for ${name}`);
@@ -89,16 +106,17 @@ export class ObjectWriter {
   /**
    * Accepts body bytes (kept by reference until written: the caller must not
    * change them); small chunks are batched. Resolves at once unless a full batch
-   * must wait for the previous one to reach the file.
+   * must wait for the previous one to reach the file, or the hashing thread is
+   * several batches behind.
    */
   async write(chunk: Buffer): Promise<void> {
     if (chunk.length === 0) return;
-    this.hash.update(chunk);
-    this.crc = crc32(chunk, this.crc);
+    const hashing = this.hasher.update(chunk);
     this.size += chunk.length;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= WRITE_BATCH) await this.startFlush();
+    if (hashing !== undefined) await hashing;
   }
 
   /** Writes everything accepted so far; resolves once it reached the file. */
@@ -142,12 +160,39 @@ export class ObjectWriter {
       this.pos += r.bytesWritten;
     }
     this.written += n;
+    if (this.written - this.syncedAt >= EARLY_SYNC_BYTES) this.startEarlySync();
+  }
+
+  /** Starts a background fdatasync of what was written so far, unless one is running. */
+  private startEarlySync(): void {
+    if (!this.fsync || this.syncing !== undefined || this.closed) return;
+    this.syncedAt = this.written;
+    const p = this.fh.datasync();
+    p.catch(() => undefined); // observed by finish()
+    this.syncing = p;
+    void p.then(() => {
+      if (this.syncing === p) this.syncing = undefined;
+    }, () => undefined);
+  }
+
+  /** Waits for an early fdatasync, rethrowing its failure. */
+  private async settleSync(): Promise<void> {
+    const s = this.syncing;
+    this.syncing = undefined;
+    if (s !== undefined) await s;
   }
 
   /** Writes the header, makes the file durable (when fsync) and closes it. */
-  async finish(fsync: boolean): Promise<ObjectHeader> {
+  async finish(): Promise<ObjectHeader> {
     await this.settle();
-    const h = { name: this.name, size: this.size, mtime: Date.now(), md5: this.hash.digest(), bodyCrc: this.crc >>> 0, meta: this.meta };
+    if (this.written > 0) await this.flush(); // the rest of a body that did not fit one batch
+    // A large body: flush its pages while the digest is being finished.
+    if (this.written >= EARLY_SYNC_BYTES) {
+      await this.settleSync();
+      this.startEarlySync();
+    }
+    const sums = await this.hasher.digest();
+    const h = { name: this.name, size: this.size, mtime: Date.now(), md5: sums.md5, bodyCrc: sums.crc32, meta: this.meta };
     const header = encodeHeader(h);
     if (header.length !== this.headerBytes) throw cairnError('CAIRN_ERR_INTERNAL', `${this.name}: header length changed`);
     if (this.written === 0) {
@@ -160,12 +205,14 @@ export class ObjectWriter {
       await this.writeAt(chunks, n);
       this.written -= header.length;
     } else {
-      await this.flush();
       await this.fh.write(header, 0, header.length, 0);
     }
-    if (fsync) await this.fh.datasync();
+    await this.settleSync();
+    if (this.fsync) await this.fh.datasync();
+    // The bytes are durable (or durability was not asked for): publishing need not
+    // wait for the close, which discard() awaits. A close cannot lose synced bytes.
     this.closed = true;
-    await this.fh.close();
+    this.closing = this.fh.close().catch(() => undefined);
     return { ...h, version: OBJECT_VERSION, headerLength: header.length };
   }
 
@@ -174,10 +221,14 @@ export class ObjectWriter {
     this.gone = true;
   }
 
-  /** Closes (if needed) and removes the temp file. Never throws. */
+  /** Closes (if needed) and removes the temp file (unless published). Never throws; call it in every case. */
   async discard(): Promise<void> {
+    await this.closing;
+    this.hasher.discard();
     await this.inFlight?.catch(() => undefined);
     this.inFlight = undefined;
+    await this.syncing?.catch(() => undefined);
+    this.syncing = undefined;
     if (!this.closed) {
       this.closed = true;
       await this.fh.close().catch(() => undefined);

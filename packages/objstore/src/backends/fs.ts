@@ -219,7 +219,7 @@ class FsContainer extends ContainerBase {
     const what = this.what(name);
     return this.store.request(what, async () => {
       checkAborted(options.signal, what);
-      const w = await ObjectWriter.create(this.store.tempDir, name, options.meta);
+      const w = await ObjectWriter.create(this.store.tempDir, name, options.meta, this.store.fsync);
       try {
         if (body instanceof Uint8Array) {
           await w.write(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
@@ -233,7 +233,7 @@ class FsContainer extends ContainerBase {
           throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `${what}: body has ${w.size} bytes, contentLength says ${options.contentLength}`);
         }
         checkAborted(options.signal, what);
-        const h = await w.finish(this.store.fsync);
+        const h = await w.finish();
         await publish(w.tempPath, objectPath(this.dir, name), this.store.root, options.ifNoneMatch === true, this.store.fsync, what);
         w.published();
         this.store.countBytesOut(h.size);

@@ -5,10 +5,12 @@
 // iterator (a streamed put). Each attempt gets a fresh async iterable that yields
 // every kept byte from the start and then waits for more until end(). Bytes are
 // kept up to `retainLimit`; past it the body forgets what it sent and cannot be
-// replayed any more (attempt() returns null), so memory stays bounded.
+// replayed any more (attempt() returns null), so memory stays bounded. The MD5
+// of every byte (for the check against S3's ETag) is computed as bytes come in,
+// on a worker thread for large bodies (BodyHasher).
 
-import { createHash, type Hash } from 'node:crypto';
 import { cairnError } from '@cairn/errors';
+import { BodyHasher } from './body-hash.js';
 import { SlabCopier } from './slab.js';
 
 export class UploadBody {
@@ -19,9 +21,11 @@ export class UploadBody {
   private replayable = true;
   private ended = false;
   private failure: Error | undefined;
-  private readonly md5: Hash = createHash('md5');
+  private readonly md5 = new BodyHasher();
   private readonly copier = new SlabCopier();
-  private md5Hex: string | undefined;
+  private md5Hex: Promise<string> | undefined;
+  /** Set when the hasher asked to wait (it is behind); a pulling attempt waits for it. */
+  private hashing: Promise<void> | undefined;
   private waiters: Array<() => void> = [];
   private pulling: Promise<void> | undefined;
   private attemptId = 0;
@@ -41,10 +45,15 @@ export class UploadBody {
     private readonly onSent?: (bytes: number) => void,
   ) {}
 
-  /** Adds bytes (push mode). The chunk is copied (into 1 MiB slabs): the caller may reuse its buffer. */
-  push(chunk: Uint8Array): void {
+  /**
+   * Adds bytes (push mode). The chunk is copied (into 1 MiB slabs): the caller may
+   * reuse its buffer. Returns a promise when the caller should wait before pushing
+   * more (hashing is behind), else undefined.
+   */
+  push(chunk: Uint8Array): Promise<void> | undefined {
     if (this.ended) throw cairnError('CAIRN_ERR_INTERNAL', 'upload body pushed after end');
     for (const copy of this.copier.copy(chunk)) this.keep(copy);
+    return this.takeHashing();
   }
 
   /** No more bytes. */
@@ -52,13 +61,15 @@ export class UploadBody {
     if (this.ended) return;
     this.ended = true;
     this.copier.release();
-    this.md5Hex = this.md5.digest('hex');
+    this.md5Hex = this.md5.digest().then((d) => d.md5.toString('hex'));
+    this.md5Hex.catch(() => undefined); // observed by md5hex()
     this.wakeAll();
   }
 
   /** Makes every current and future attempt fail with err (source failed, upload aborted). */
   fail(err: Error): void {
     this.failure ??= err;
+    this.md5.discard();
     this.wakeAll();
   }
 
@@ -70,8 +81,8 @@ export class UploadBody {
     return this.ended;
   }
 
-  /** MD5 hex of every byte, once ended. */
-  get md5hex(): string | undefined {
+  /** MD5 hex of every byte; undefined before end(). */
+  async md5hex(): Promise<string | undefined> {
     return this.md5Hex;
   }
 
@@ -127,7 +138,7 @@ export class UploadBody {
 
   private keep(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.md5.update(chunk);
+    this.hashing = this.md5.update(chunk) ?? this.hashing;
     this.chunks.push(chunk);
     this.total += chunk.length;
     this.retained += chunk.length;
@@ -142,10 +153,17 @@ export class UploadBody {
     }
   }
 
-  /** Pulls one chunk from the source (single flight: concurrent callers share it). */
+  private takeHashing(): Promise<void> | undefined {
+    const h = this.hashing;
+    this.hashing = undefined;
+    return h;
+  }
+
+  /** Pulls one chunk from the source (single flight: concurrent callers share it), once hashing kept up. */
   private fill(): Promise<void> {
     const source = this.source!;
-    this.pulling ??= source.next().then(
+    const behind = this.takeHashing();
+    this.pulling ??= (behind ?? Promise.resolve()).then(() => source.next()).then(
       (r) => {
         if (r.done) this.end();
         else {

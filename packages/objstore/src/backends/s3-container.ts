@@ -102,7 +102,7 @@ export class S3Container extends ContainerBase {
 
     let res: S3Response;
     try {
-      res = await this.putWithCreate(name, headers, payload, options, () => md5 ?? (payload as UploadBody).md5hex);
+      res = await this.putWithCreate(name, headers, payload, options, async () => md5 ?? (payload as UploadBody).md5hex());
     } catch (e) {
       if (!Buffer.isBuffer(payload) && payload.failed) throw sourceError(payload.failed, this.what('PUT', name));
       if (isCairnError(e, 'CAIRN_ERR_NOT_SUPPORTED') && headers['If-None-Match']) {
@@ -112,7 +112,7 @@ export class S3Container extends ContainerBase {
     }
     await discard(res);
     const size = Buffer.isBuffer(payload) ? payload.length : payload.total;
-    md5 ??= (payload as UploadBody).md5hex;
+    md5 ??= await (payload as UploadBody).md5hex();
     return this.putResult(name, res, size, md5, options.meta);
   }
 
@@ -127,7 +127,7 @@ export class S3Container extends ContainerBase {
     headers: Record<string, string>,
     payload: Buffer | BodySource,
     options: { signal?: AbortSignal; contentLength?: number },
-    md5: () => string | undefined,
+    md5: () => Promise<string | undefined>,
   ): Promise<S3Response> {
     let retried = false;
     for (let created = false; ; created = true) {
@@ -149,7 +149,7 @@ export class S3Container extends ContainerBase {
         }
         if (isCairnError(err, 'CAIRN_ERR_OBJ_CONTAINER_NOT_FOUND')) this.ctx.knownBuckets.delete(this.name);
         if (isCairnError(err, 'CAIRN_ERR_OBJ_PRECONDITION_FAILED') && retried) {
-          const mine = md5();
+          const mine = await md5();
           const info = mine === undefined ? undefined : await this.head(name, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
           if (info && info.etag === mine) return syntheticResponse(info);
         }
@@ -301,7 +301,7 @@ export class S3Container extends ContainerBase {
   }
 
   /** Used by segments: sends a PUT of a complete or streamed body. */
-  sendSegment(name: string, payload: Buffer | BodySource, meta: Readonly<Record<string, string>> | undefined, signal: AbortSignal, md5: () => string | undefined): Promise<S3Response> {
+  sendSegment(name: string, payload: Buffer | BodySource, meta: Readonly<Record<string, string>> | undefined, signal: AbortSignal, md5: () => Promise<string | undefined>): Promise<S3Response> {
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', ...metaHeaders(meta) };
     if (Buffer.isBuffer(payload)) headers['Content-MD5'] = createHash('md5').update(payload).digest('base64');
     return this.putWithCreate(name, headers, payload, { signal }, md5);

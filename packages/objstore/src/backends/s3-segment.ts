@@ -64,7 +64,8 @@ export class S3Segment implements OpenSegment {
       throw cairnError('CAIRN_ERR_OBJ_TOO_LARGE', `${this.container}/${this.name}: ${this.body.total + chunk.length} > maxSize ${this.maxSize}`);
     }
     if (chunk.length === 0) return;
-    this.body.push(chunk);
+    const hashing = this.body.push(chunk);
+    if (hashing !== undefined) await hashing;
     if (!this.streaming) return;
     this.upload ??= this.startUpload();
     // Backpressure: wait while the connection lags more than the window behind.
@@ -117,13 +118,13 @@ export class S3Segment implements OpenSegment {
   private async run(): Promise<ObjectInfo> {
     // A body already complete when the upload starts goes out with a length and a signed hash.
     const payload = this.streaming && !this.body.isEnded ? this.body : this.body.concat();
-    const res = await this.owner.sendSegment(this.name, payload, this.options.meta, this.abortController.signal, () => this.body.md5hex);
+    const res = await this.owner.sendSegment(this.name, payload, this.options.meta, this.abortController.signal, () => this.body.md5hex());
     await discard(res);
     if (!this.body.isEnded) {
       // S3 answered before we ended the body: it cannot have stored what we meant.
       throw cairnError('CAIRN_ERR_OBJ_BACKEND', `${this.container}/${this.name}: S3 answered ${res.status} before the segment was closed`);
     }
-    return this.owner.putResult(this.name, res, this.body.total, this.body.md5hex, this.options.meta);
+    return this.owner.putResult(this.name, res, this.body.total, await this.body.md5hex(), this.options.meta);
   }
 
   private wakeSpace(all = false): void {

@@ -22,9 +22,9 @@
 //   - Memory: the kept chunks (at most maxSize bytes) are released when close()
 //     succeeds or abort() is called.
 
-import { createHash, type Hash } from 'node:crypto';
 import { cairnError, type CairnError } from '@cairn/errors';
 import type { ObjectInfo, OpenSegment } from '../types.js';
+import { BodyHasher } from './body-hash.js';
 import { isRetryableStatus, redact, swiftStatusError } from './swift-errors.js';
 import { describe, drainBody, ProgressWatch, sendOnce, swiftUrl, type SwiftHttp } from './swift-http.js';
 import { SlabCopier } from './slab.js';
@@ -54,7 +54,9 @@ export class SwiftSegment implements OpenSegment {
   readonly container: string;
   readonly name: string;
   private readonly chunks: Buffer[] = [];
-  private readonly md5: Hash = createHash('md5');
+  /** MD5 of every appended byte (large segments: on a worker thread); read once, at the end. */
+  private readonly md5 = new BodyHasher();
+  private md5Hex: Promise<string> | undefined;
   private readonly copier = new SlabCopier();
   private appended = 0;
   private state: State = 'open';
@@ -88,9 +90,10 @@ export class SwiftSegment implements OpenSegment {
     }
     if (chunk.length === 0) return;
     // The caller may reuse its buffer once append resolves: keep a copy (in slabs).
+    let hashing: Promise<void> | undefined;
     for (const copy of this.copier.copy(chunk)) {
       this.chunks.push(copy);
-      this.md5.update(copy);
+      hashing = this.md5.update(copy) ?? hashing;
     }
     this.appended += chunk.length;
     this.upload ??= this.startUpload();
@@ -99,6 +102,7 @@ export class SwiftSegment implements OpenSegment {
     while (this.state === 'open' && this.appended - (this.attempt?.sent ?? 0) > this.p.windowBytes) {
       await new Promise<void>((resolve) => this.wakers.push(resolve));
     }
+    if (hashing !== undefined) await hashing;
     if (this.is('failed') || this.is('aborted')) throw this.failure ?? cairnError('CAIRN_ERR_OBJ_SEGMENT_CLOSED', this.what);
   }
 
@@ -123,6 +127,7 @@ export class SwiftSegment implements OpenSegment {
     await this.upload?.catch(() => undefined);
     this.chunks.length = 0;
     this.copier.release();
+    this.md5.discard();
   }
 
   /** The state, read afresh (it changes while this object awaits). */
@@ -156,6 +161,7 @@ export class SwiftSegment implements OpenSegment {
           this.state = 'failed';
           this.failure = err as CairnError;
         }
+        this.md5.discard();
         this.wake();
         throw this.failure;
       },
@@ -228,7 +234,8 @@ export class SwiftSegment implements OpenSegment {
         a.watch.disarm();
         await drainBody(res.body, 0);
         const etag = (res.headers['etag'] ?? '').replace(/"/g, '');
-        const want = this.md5.copy().digest('hex');
+        this.md5Hex ??= this.md5.digest().then((d) => d.md5.toString('hex'));
+        const want = await this.md5Hex;
         if (etag === want) {
           const lm = Date.parse(res.headers['last-modified'] ?? '');
           return { name: this.name, size: this.appended, etag, mtime: Number.isNaN(lm) ? Date.now() : lm, meta: { ...this.p.meta } };

@@ -21,6 +21,7 @@ import type {
   BackendStats, DeleteOptions, GetOptions, GetResult, ListEntry, ListOptions, ListPage, ObjectInfo,
   ObjectStore, OpenSegment, OpenSegmentOptions, PutBody, PutOptions,
 } from '../types.js';
+import { BodyHasher } from './body-hash.js';
 import { SwiftAuth } from './swift-auth.js';
 import { createAgent, describe, drainBody, readBody, SwiftHttp, type SwiftResponse } from './swift-http.js';
 import { resolveSwiftOptions, type ResolvedSwiftOptions, type SwiftStoreOptions } from './swift-options.js';
@@ -221,16 +222,18 @@ class SwiftContainer extends ContainerBase {
       headers['content-length'] = String(options.contentLength);
     }
     await this.store.ensureContainer(this.name, signal);
-    const hash = createHash('md5');
+    // MD5 of what is sent, for the check against Swift's ETag (large bodies: on a worker thread).
+    const hash = new BodyHasher();
     let size = 0;
     let sourceError: unknown;
     async function* source(): AsyncGenerator<Uint8Array> {
       try {
         for await (const c of body as AsyncIterable<Uint8Array | string>) {
           const b = typeof c === 'string' ? Buffer.from(c) : c;
-          hash.update(b);
+          const behind = hash.update(b);
           size += b.length;
           yield b;
+          if (behind !== undefined) await behind;
         }
       } catch (err) {
         sourceError = err;
@@ -246,14 +249,18 @@ class SwiftContainer extends ContainerBase {
         createContainerOn404: true, ...(signal ? { signal } : {}),
       });
     } catch (err) {
+      hash.discard();
       if (sourceError !== undefined) {
         throw isCairnError(sourceError) ? sourceError : toCairnError(sourceError, 'CAIRN_ERR_CANCELED');
       }
       throw err;
     }
     await drainBody(res.body, 0);
-    if (res.status === 412) throw cairnError('CAIRN_ERR_OBJ_PRECONDITION_FAILED', `${what}: the object exists`);
-    const info = this.putInfo(name, res, size, hash.digest('hex'), options.meta);
+    if (res.status === 412) {
+      hash.discard();
+      throw cairnError('CAIRN_ERR_OBJ_PRECONDITION_FAILED', `${what}: the object exists`);
+    }
+    const info = this.putInfo(name, res, size, (await hash.digest()).md5.toString('hex'), options.meta);
     if (options.ifNoneMatch) await this.confirmCreated(info, Date.now() - started, signal);
     return info;
   }
