@@ -6,13 +6,18 @@ import { cairnError, isCairnError } from '@cairn/errors';
 import type { Filesystem, OpenFlags } from '@cairn/inode';
 import type { Meter } from '@cairn/mgmt';
 
-/** Methods that change the volume. open() counts when it asks for write or truncate. */
+/**
+ * Methods that change files or names. open() counts when it asks for write or
+ * truncate. Snapshots, checkpoints and jobs are administration, allowed on a
+ * read-only volume.
+ */
 export const MUTATING_METHODS: ReadonlySet<string> = new Set([
   'setattr', 'create', 'mkdir', 'mknod', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'write', 'fallocate', 'setxattr', 'removexattr',
+  'concatFiles', 'cloneFile', 'provisionSegment', 'wrote', 'beginUpload', 'commitUpload',
 ]);
 
-/** Methods that are not operations (lifecycle or long polls): passed through unmetered. */
-const PASS_THROUGH: ReadonlySet<string> = new Set(['unmount', 'abandon', 'waitForChanges']);
+/** Methods that are not operations (lifecycle, long polls, synchronous reports): passed through unmetered and unchanged. */
+const PASS_THROUGH: ReadonlySet<string> = new Set(['unmount', 'abandon', 'waitForChanges', 'stats', 'startCleaner']);
 
 export interface GuardState {
   readonly volume: string;

@@ -9,7 +9,7 @@ import type {
   CacheStats, CheckpointSummary, CreateVolumeRequest, DaemonStatus, ListenerInfo, ManagementPort, SnapshotSummary, VolumeStats,
   VolumeSummary,
 } from '@cairn/mgmt';
-import { extrasOf, need } from './apis/filesystem.js';
+import { extrasOf, need, type SnapshotEntry } from './apis/filesystem.js';
 import type { ServedVolume } from './lifecycle.js';
 import { CATALOG_CONTAINER, CATALOG_VOLUME_PREFIX, localPaths } from './paths.js';
 import { createVolumePublisher } from './ownership.js';
@@ -17,6 +17,16 @@ import type { Runtime } from './runtime.js';
 import type { VolumesComponent } from './volumes.js';
 
 export const VERSION = '0.1.0';
+
+/** What the management API shows of a snapshot (the filesystem's SnapshotInfo, or just name and time). */
+function snapshotSummary(s: SnapshotEntry & { commitSeq?: number; inodes?: number; liveBytes?: number }): SnapshotSummary {
+  return {
+    name: s.name, createdAt: new Date(s.createdAt).toISOString(),
+    ...(s.commitSeq !== undefined ? { commit: s.commitSeq } : {}),
+    ...(s.inodes !== undefined ? { inodes: s.inodes } : {}),
+    ...(s.liveBytes !== undefined ? { liveBytes: s.liveBytes } : {}),
+  };
+}
 
 const cache = (hits: number, misses: number): CacheStats => ({ hits, misses, hitRate: hits + misses > 0 ? hits / (hits + misses) : 0 });
 
@@ -155,13 +165,12 @@ export class DaemonManagementPort implements ManagementPort {
   }
 
   async createSnapshot(volume: string, snapshot: string): Promise<SnapshotSummary> {
-    const s = await need(this.served(volume).fs, 'createSnapshot')(snapshot);
-    return { name: s.name, createdAt: new Date(s.createdAt).toISOString() };
+    return snapshotSummary(await need(this.served(volume).fs, 'createSnapshot')(snapshot));
   }
 
   async listSnapshots(volume: string): Promise<SnapshotSummary[]> {
     const list = await need(this.served(volume).fs, 'listSnapshots')();
-    return list.map((s) => ({ name: s.name, createdAt: new Date(s.createdAt).toISOString() }));
+    return list.map(snapshotSummary);
   }
 
   async deleteSnapshot(volume: string, snapshot: string): Promise<void> {

@@ -56,7 +56,12 @@ export interface VolumeStats {
 
 export interface SnapshotSummary {
   readonly name: string;
+  /** ISO 8601. */
   readonly createdAt: string;
+  /** Metadata commit number the snapshot shows. */
+  readonly commit?: number;
+  readonly inodes?: number;
+  readonly liveBytes?: number;
 }
 
 export interface ListenerInfo {

@@ -53,7 +53,13 @@ export const VolumeStatsBody = Type.Object({
   caches: Type.Object({ metadata: Opt(Cache), read: Opt(Cache) }),
 }, { $id: 'VolumeStats' });
 
-export const Snapshot = Type.Object({ name: Type.String(), createdAt: Type.String() }, { $id: 'Snapshot' });
+export const Snapshot = Type.Object({
+  name: Type.String(),
+  createdAt: Type.String({ description: 'ISO 8601 time of the snapshot' }),
+  commit: Opt(Type.Integer({ description: 'Metadata commit number the snapshot shows' })),
+  inodes: Opt(Type.Integer({ description: 'Inodes in use at the snapshot' })),
+  liveBytes: Opt(Type.Integer({ description: 'File bytes the snapshot references' })),
+}, { $id: 'Snapshot' });
 
 export const Job = Type.Object({
   id: Type.String(),

@@ -50,9 +50,10 @@ export async function mountVolumeFs(r: MountRequest): Promise<Filesystem> {
     headhunter: {
       publisher: r.publisher, checkpointIntervalMs: l.checkpointIntervalMs, checkpointLogBytes: l.checkpointLogBytes,
       retainCheckpoints: l.retainCheckpoints, cacheBytes: l.metadataCacheBytes, deletesPerSecond: l.deletesPerSecond,
+      compactBelow: l.compactBelow, compactBytesPerCheckpoint: l.compactBytesPerCheckpoint,
     },
     segments: { maxFlushSize: l.maxFlushSize, maxFlushTimeMs: l.maxFlushTimeMs, maxOpenSegments: l.maxOpenSegments },
-    readCache: { budgetBytes: l.readCacheBytes },
+    readCache: { budgetBytes: l.readCacheBytes, maxReadAheadBytes: l.maxReadAheadBytes },
   });
 }
 
@@ -118,12 +119,19 @@ type InodeFsck = (fs: Filesystem, options: {
   repair?: boolean; signal?: AbortSignal; onProgress?: (p: InodeFsckProgress) => void;
 }) => Promise<{ ok: boolean; problemCount: number; remainingCount: number; repairs: number; problems: unknown[]; counts: unknown; leaks: unknown; durationMs: number }>;
 
-/** The filesystem's fsck (@cairn/inode `fsck(fs, options)`), once the package exports it. */
+/**
+ * The filesystem's fsck: its fsck() method (a job that unmount cancels), or
+ * the package's `fsck(fs, options)`.
+ */
 export function inodeFsck(): ((fs: Filesystem, hooks: JobHooks, repair: boolean) => Promise<JobReport>) | undefined {
   const f = (inode as unknown as Record<string, unknown>)['fsck'];
   if (typeof f !== 'function') return undefined;
   return async (fs, hooks, repair) => {
-    const r = await (f as InodeFsck)(fs, {
+    const method = (fs as unknown as { fsck?: unknown }).fsck;
+    const run: InodeFsck = typeof method === 'function'
+      ? (_fs, options) => (method as (o: Parameters<InodeFsck>[1]) => ReturnType<InodeFsck>).call(fs, options)
+      : (f as InodeFsck);
+    const r = await run(fs, {
       repair, signal: hooks.signal,
       onProgress: (p) => hooks.onProgress({ done: p.done, total: p.total, unit: `${p.phase} (pass ${p.pass}, ${p.problems} problems)` }),
     });

@@ -5,8 +5,8 @@
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
-  DEFAULT_CACHE_BYTES, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_CHECKPOINT_LOG_BYTES, DEFAULT_DELETES_PER_SECOND,
-  DEFAULT_RETAIN_CHECKPOINTS,
+  DEFAULT_CACHE_BYTES, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_CHECKPOINT_LOG_BYTES, DEFAULT_COMPACT_BELOW,
+  DEFAULT_COMPACT_BYTES_PER_CHECKPOINT, DEFAULT_DELETES_PER_SECOND, DEFAULT_RETAIN_CHECKPOINTS,
 } from '@cairn/headhunter';
 
 const MiB = 1024 * 1024;
@@ -106,6 +106,12 @@ export const configSchema = Type.Object({
     retainCheckpoints: posInt(DEFAULT_RETAIN_CHECKPOINTS, 'Checkpoints kept for fallback, the newest included'),
     metadataCacheBytes: posInt(DEFAULT_CACHE_BYTES, 'B+Tree node cache per volume'),
     readCacheBytes: posInt(64 * MiB, 'Segment read cache per volume'),
+    maxReadAheadBytes: posInt(16 * MiB, 'Largest read-ahead window of one sequential reader (read-ahead as a whole holds at most half the read cache)'),
+    compactBelow: Type.Number({
+      minimum: 0, maximum: 1, default: DEFAULT_COMPACT_BELOW,
+      description: 'A metadata node object whose live bytes fall below this fraction of its size is rewritten by the next checkpoints (0: never)',
+    }),
+    compactBytesPerCheckpoint: nonNegInt(DEFAULT_COMPACT_BYTES_PER_CHECKPOINT, 'Most live node bytes one checkpoint rewrites out of sparse objects'),
     deletesPerSecond: posInt(DEFAULT_DELETES_PER_SECOND, 'Object deletions per second of the metadata reclaimer'),
     maxFlushSize: posInt(10 * MiB, 'A log segment closes at this many bytes'),
     maxFlushTimeMs: posInt(10_000, 'A log segment closes this long after it opened'),
