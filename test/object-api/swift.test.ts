@@ -368,6 +368,76 @@ describe.each(['model', 'inode'] as const)('%s volume', (backend: Backend) => {
     });
   });
 
+  describe('swift uploads', () => {
+    it('a PUT commits through the filesystem\'s uploads: no temporary file, metadata and ETag at once', async () => {
+      await put('c', '');
+      const r = await put('c/x/y.txt', 'payload', { 'x-object-meta-k': 'v', 'x-delete-at': String(Math.floor(Date.now() / 1000) + 3600) });
+      expect(r.statusCode).toBe(201);
+      if (s.model) {
+        expect(s.model.calls.get('commitUpload')).toBe(1);
+        expect(s.model.calls.get('createFile')).toBeUndefined();
+      }
+      const g = await get('c/x/y.txt');
+      expect(g.body).toBe('payload');
+      expect(g.headers.etag).toBe(md5('payload'));
+      expect(g.headers['x-object-meta-k']).toBe('v');
+      expect(g.headers['content-type']).toBe('text/plain');
+      expect(g.headers['x-delete-at']).toBeDefined();
+      expect([...(await s.fs.dump()).keys()].filter((k) => k.startsWith('/.cairn-tmp/'))).toEqual([]);
+      // A directory in the way is 409 and nothing changes.
+      await put('c/d', '', { 'content-type': 'application/directory', 'content-length': '0' });
+      expect((await put('c/d', 'file?')).statusCode).toBe(409);
+      expect((await get('c/d')).headers['content-type']).toBe('application/directory');
+    });
+    it('racing PUTs of one name leave one whole body', async () => {
+      await put('c', '');
+      const bodies = Array.from({ length: 12 }, (_, i) => Buffer.alloc(3000 + i * 1000, 65 + i));
+      const rs = await Promise.all(bodies.map((b) => put('c/same', b)));
+      for (const r of rs) expect(r.statusCode).toBe(201);
+      const g = await get('c/same');
+      expect(bodies.some((b) => b.equals(g.rawPayload))).toBe(true);
+      expect(g.headers.etag).toBe(md5(g.rawPayload));
+    });
+    it('without the filesystem\'s uploads, PUTs go through temporary files', async () => {
+      const t = await testServer({ backend: 'model', fs: { uploads: false } });
+      const hh = { 'x-auth-token': await t.token() };
+      await t.app.inject({ method: 'PUT', url: '/v1/AUTH_test/c', headers: hh });
+      expect((await t.app.inject({ method: 'PUT', url: '/v1/AUTH_test/c/o', headers: { ...hh, etag: md5('x') }, payload: 'y' })).statusCode).toBe(422);
+      expect((await t.app.inject({ method: 'PUT', url: '/v1/AUTH_test/c/o', headers: hh, payload: 'body' })).statusCode).toBe(201);
+      expect(t.model!.calls.get('createFile')).toBeGreaterThanOrEqual(1);
+      expect(t.model!.calls.get('beginUpload')).toBeUndefined();
+      expect((await t.app.inject({ method: 'GET', url: '/v1/AUTH_test/c/o', headers: hh })).body).toBe('body');
+      expect([...(await t.fs.dump()).keys()].filter((k) => k.startsWith('/.cairn-tmp/'))).toEqual([]);
+      await t.app.close();
+    });
+  });
+
+  describe('swift users at run time', () => {
+    it('setUsers ends the tokens of removed users (and of changed keys), keeps the others, admits new users', async () => {
+      const login = async (user: string, key: string) => s.app.inject({ method: 'GET', url: '/auth/v1.0', headers: { 'x-auth-user': user, 'x-auth-key': key } });
+      const head = async (account: string, token: string) => (await s.app.inject({ method: 'HEAD', url: `/v1/${account}`, headers: { 'x-auth-token': token } })).statusCode;
+      const t1 = tok;
+      const t2 = await s.token2();
+      expect(await head('AUTH_test', t1)).toBe(204);
+      expect(await head('AUTH_test2', t2)).toBe(204);
+      s.app.setUsers([{ account: 'test', user: 'tester', key: 'testing' }, { account: 'test2', user: 'newbie', key: 'fresh' }]);
+      expect(await head('AUTH_test', t1)).toBe(204);
+      expect(await head('AUTH_test2', t2)).toBe(401);
+      expect((await login('test2:tester2', 'testing2')).statusCode).toBe(401);
+      const n = await login('test2:newbie', 'fresh');
+      expect(n.statusCode).toBe(200);
+      expect(await head('AUTH_test2', String(n.headers['x-auth-token']))).toBe(204);
+      // A changed key ends the user's tokens too.
+      s.app.setUsers([{ account: 'test', user: 'tester', key: 'rotated' }]);
+      expect(await head('AUTH_test', t1)).toBe(401);
+      expect(await head('AUTH_test2', String(n.headers['x-auth-token']))).toBe(401);
+      expect((await login('test:tester', 'rotated')).statusCode).toBe(200);
+      // A bad table changes nothing.
+      expect(() => s.app.setUsers([{ account: 'a:b', user: 'u', key: 'k' }])).toThrow(/swift user/);
+      expect((await login('test:tester', 'rotated')).statusCode).toBe(200);
+    });
+  });
+
   describe('swift large objects', () => {
     beforeEach(async () => {
       await put('c', '');
@@ -408,6 +478,56 @@ describe.each(['model', 'inode'] as const)('%s volume', (backend: Backend) => {
       const g = await get('c/dlo');
       expect(g.body).toBe('aaaabbbcc');
       expect(g.headers['x-object-manifest']).toBe('segs/p');
+    });
+    it('a DLO is dynamic: GET and HEAD join the segments that exist now, in name order', async () => {
+      expect((await put('c/late', '', { 'x-object-manifest': 'segs/late/' })).statusCode).toBe(201);
+      expect((await get('c/late')).body).toBe('');
+      // Segments uploaded after the manifest, out of name order.
+      await put('segs/late/002', 'CC');
+      await put('segs/late/000', 'AAAA');
+      await put('segs/late/001', 'B');
+      const g = await get('c/late');
+      expect(g.statusCode).toBe(200);
+      expect(g.body).toBe('AAAABCC');
+      expect(g.headers['content-length']).toBe('7');
+      expect(g.headers.etag).toBe(`"${md5(md5('AAAA') + md5('B') + md5('CC'))}"`);
+      const hd = await s.app.inject({ method: 'HEAD', url: '/v1/AUTH_test/c/late', headers: h() });
+      expect(hd.headers['content-length']).toBe('7');
+      expect(hd.headers['x-object-manifest']).toBe('segs/late/');
+      // Ranges across segment boundaries.
+      const rg = await get('c/late', { range: 'bytes=3-5' });
+      expect(rg.statusCode).toBe(206);
+      expect(rg.body).toBe('ABC');
+      expect(rg.headers['content-range']).toBe('bytes 3-5/7');
+      // A segment replaced or deleted changes the object at once.
+      await put('segs/late/001', 'bbb');
+      await s.app.inject({ method: 'DELETE', url: '/v1/AUTH_test/segs/late/000', headers: h() });
+      expect((await get('c/late')).body).toBe('bbbCC');
+      // ?multipart-manifest=get answers the manifest itself; its file holds what was joined at PUT time (nothing then).
+      const mg = await get('c/late?multipart-manifest=get');
+      expect(mg.body).toBe('');
+      expect(mg.headers['x-object-manifest']).toBe('segs/late/');
+      expect((await s.fs.bytes('/c/late')).length).toBe(0);
+      const list = JSON.parse((await get('c?format=json')).body) as Array<{ name: string; bytes: number }>;
+      expect(list.find((e) => e.name === 'late')?.bytes).toBe(0);
+      // A read plan covers the joined bytes.
+      const plan = JSON.parse((await get('c/late?readplan')).body) as { length: number; steps: Array<{ length?: number; zero?: number }> };
+      expect(plan.length).toBe(5);
+      expect(plan.steps.reduce((n, st) => n + (st.length ?? st.zero ?? 0), 0)).toBe(5);
+      // A copy of a DLO is an ordinary object with the joined bytes.
+      const cp = await put('c/copy', '', { 'x-copy-from': 'c/late' });
+      expect(cp.statusCode).toBe(201);
+      const gc = await get('c/copy');
+      expect(gc.body).toBe('bbbCC');
+      expect(gc.headers['x-object-manifest']).toBeUndefined();
+      // A manifest whose prefix also matches itself never joins itself; its file holds the segments joined at PUT time.
+      expect((await put('segs/late/zz-manifest', '', { 'x-object-manifest': 'segs/late/' })).statusCode).toBe(201);
+      expect((await get('segs/late/zz-manifest')).body).toBe('bbbCC');
+      expect((await s.fs.bytes('/segs/late/zz-manifest')).toString()).toBe('bbbCC');
+      // Modified through the filesystem, a manifest is a plain file (like a joined SLO).
+      await s.fs.fsWrite('/c/late', 0, Buffer.from('plain'));
+      expect((await get('c/late')).body).toBe('plain');
+      expect((await put('c/bad', '', { 'x-object-manifest': 'nocontainer' })).statusCode).toBe(400);
     });
     it('coalesce uses concatFiles when the filesystem has it', async () => {
       const t = await testServer({ backend, fs: { fastPaths: true } });

@@ -6,16 +6,22 @@ import { cairnError } from '@cairn/errors';
 import type { Vol } from './context.js';
 import { MAX_FILE_SIZE, PERM_MASK, S_IFDIR, S_IFMT, S_IFREG, S_ISGID } from './format.js';
 import { checkAccess, clearPrivs, inGroup, isOwnerOrRoot, isRoot, MAY_WRITE, mayAccess } from './perms.js';
-import { FsReader } from './reader.js';
+import { mustReadInode } from './reader.js';
 import type { InodeRec } from './records.js';
 import { attrOf } from './stat.js';
 import type { Attr, Cred, SetAttr, TimeSpec } from './types.js';
 import { truncateFile } from './data.js';
-import { checkIno } from './namei.js';
+import { checkCred, checkIno } from './namei.js';
 
-export async function getattr(v: Vol, ino: number): Promise<Attr> {
+/**
+ * One record, read from the live tree without a view (a single get is
+ * atomic). With `cred`, checks it first (the API call; no permission is
+ * needed to stat an inode by number).
+ */
+export async function getattr(v: Vol, ino: number, cred?: Cred): Promise<Attr> {
+  if (cred !== undefined) checkCred(cred);
   checkIno(ino);
-  return FsReader.with(v, async (r) => attrOf(v, ino, await r.mustInode(ino)));
+  return attrOf(v, ino, await mustReadInode(v, ino));
 }
 
 function checkTime(t: TimeSpec | undefined, what: string): void {

@@ -40,6 +40,7 @@ import { TREES } from './format.js';
 import { FsReader } from './reader.js';
 import { reclaimSegments } from './reclaim.js';
 import { nonceKey, segmentCodec } from './records.js';
+import { heldBySnapshots } from './snapshot.js';
 
 const MiB = 1024 * 1024;
 /** Default throttle of a pass: bytes read from old segments per second. */
@@ -128,7 +129,13 @@ export interface CleanerJob {
   progress(): CleanProgress;
 }
 
-const running = new WeakSet<Vol>();
+/** The running pass of each volume. */
+const running = new WeakMap<Vol, Pass>();
+
+/** Progress of the volume's running cleaning pass, if one runs (stats). */
+export function cleanerProgress(v: Vol): CleanProgress | undefined {
+  return running.get(v)?.progress();
+}
 
 function checkOptions(o: CleanOptions): { rate: number; segmentBytes: number } {
   if (o === null || typeof o !== 'object') throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'cleaner options');
@@ -147,13 +154,13 @@ export function startCleaner(v: Vol, o: CleanOptions = {}): CleanerJob {
   const { rate, segmentBytes } = checkOptions(o);
   v.checkOpen();
   if (running.has(v)) throw cairnError('CAIRN_ERR_FS_BUSY', `a segment cleaning pass is already running on ${v.volumeId}`);
-  running.add(v);
   const abort = new AbortController();
   const onAbort = (): void => abort.abort(o.signal?.reason);
   if (o.signal?.aborted) abort.abort(o.signal.reason);
   else o.signal?.addEventListener('abort', onAbort, { once: true });
   const throttle = new Throttle({ rate, signal: abort.signal });
   const pass = new Pass(v, o, throttle, segmentBytes);
+  running.set(v, pass);
   const done = pass.run().finally(() => {
     running.delete(v);
     o.signal?.removeEventListener('abort', onAbort);
@@ -290,7 +297,7 @@ class Pass {
     }
     const maxU = this.o.maxUtilization ?? 0.8;
     let candidates = usages;
-    if (this.o.includeSnapshotted !== true && v.hh.listSnapshots().length > 0) {
+    if (this.o.includeSnapshotted !== true && (v.hh.listSnapshots().length > 0 || v.snapshotViews.size > 0)) {
       const held = await heldBySnapshots(v, usages.filter((u) => u.liveBytes > 0 && u.liveBytes / u.size < maxU).map((u) => u.nonce));
       this.r.skippedSnapshotted = held.size;
       candidates = usages.filter((u) => !held.has(u.nonce));
@@ -426,20 +433,6 @@ function* groups(choices: readonly CleanChoice[], limit: number): Generator<Clea
     sum += c.liveBytes;
   }
   if (g.length > 0) yield g;
-}
-
-/** The nonces among `nonces` that some snapshot shows in its `segments` tree. */
-async function heldBySnapshots(v: Vol, nonces: readonly bigint[]): Promise<Set<bigint>> {
-  const held = new Set<bigint>();
-  for (const s of v.hh.listSnapshots()) {
-    const view = v.hh.snapshot(s.name);
-    try {
-      for (const n of nonces) if (!held.has(n) && (await view.tree(TREES.segments).has(nonceKey(n)))) held.add(n);
-    } finally {
-      view.release();
-    }
-  }
-  return held;
 }
 
 function isCanceled(err: unknown): boolean {

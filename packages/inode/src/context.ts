@@ -4,11 +4,12 @@
 // handles, pending write times, per-inode locks). Not exported by the package.
 
 import { cairnError } from '@cairn/errors';
-import type { Headhunter } from '@cairn/headhunter';
+import type { Headhunter, ReadView, TreeReader } from '@cairn/headhunter';
 import type { ObjectStore } from '@cairn/objstore';
 import type { ReplayLog } from '@cairn/replaylog';
 import type { ReadCache, SegmentLocator, SegmentWriter } from '@cairn/segments';
 import type { Logger } from 'pino';
+import { TREES } from './format.js';
 import { KeyedMutex, TaskSet } from './locks.js';
 import { FsTx } from './tx.js';
 import type { Cred } from './types.js';
@@ -66,8 +67,21 @@ export class Vol {
   readonly reclaiming = new Set<number>();
   /** Woken after every commit that wrote journal entries. */
   readonly journalWaiters = new Set<() => void>();
+  /**
+   * Per inode with content changes not yet reflected in its durable record:
+   * the highest dataVersion handed out (noteDataChange). Never below the
+   * durable value while present; dropped once that caught up.
+   */
+  readonly dataVersions = new Map<number, number>();
+  /** Views of snapshot-handle calls running now: their segments are kept like a snapshot's (a deleted snapshot's too). */
+  readonly snapshotViews = new Set<ReadView>();
+  /** Snapshot handles open (openSnapshot). */
+  openSnapshots = 0;
   /** Called after a commit left an inode with nlink 0 (reclaims it unless open). */
   onUnlinked: (ino: number) => Promise<void> = async () => {};
+  /** The live inode and entry trees: one get reads one commit, no view needed (reader.ts readInode/readDirent). */
+  readonly liveInodes: TreeReader;
+  readonly liveDirents: TreeReader;
   private nextFh = 1;
   private genCounter = 0;
   closed = false;
@@ -82,7 +96,10 @@ export class Vol {
     readonly o: ResolvedOptions,
     readonly volumeId: string,
     readonly locate: SegmentLocator,
-  ) {}
+  ) {
+    this.liveInodes = hh.tree(TREES.inodes);
+    this.liveDirents = hh.tree(TREES.dirents);
+  }
 
   now(): bigint {
     return this.o.clock();
@@ -167,6 +184,58 @@ export class Vol {
     this.dirty.delete(ino);
     if (!this.readers.has(ino)) this.extentGen.delete(ino);
     return true;
+  }
+
+  /**
+   * A content change of `ino` (write, truncate, fallocate, a lost write):
+   * hands out a dataVersion above every value shown or stored before.
+   * `durable` is the record's value as the caller read it; commits raise the
+   * tracked value to what they store (committedDataVersion), so the two together
+   * bound everything seen so far.
+   */
+  noteDataChange(ino: number, durable: number): number {
+    const next = Math.max(this.dataVersions.get(ino) ?? 0, durable) + 1;
+    this.dataVersions.set(ino, next);
+    return next;
+  }
+
+  /**
+   * Inside a transaction that makes pending content durable (a segment
+   * commit): the dataVersion to store, at least every value handed out (the
+   * contents readers saw do not change). Reruns are harmless.
+   */
+  committedDataVersion(ino: number, durable: number): number {
+    const h = this.dataVersions.get(ino);
+    const next = Math.max(durable + 1, h ?? 0);
+    if (h !== undefined) this.dataVersions.set(ino, next);
+    return next;
+  }
+
+  /**
+   * Inside a transaction that changes the contents itself (truncate,
+   * fallocate): a dataVersion above the record's and every value handed out.
+   * Reruns only make it larger.
+   */
+  changedDataVersion(ino: number, durable: number): number {
+    const h = this.dataVersions.get(ino);
+    const next = Math.max(durable, h ?? 0) + 1;
+    if (h !== undefined) this.dataVersions.set(ino, next);
+    return next;
+  }
+
+  /**
+   * The dataVersion getattr shows: the durable one, or while content changes
+   * are not yet durable the highest handed out (one more than the durable
+   * one when none was). Drops the tracked value once the record caught up.
+   */
+  shownDataVersion(ino: number, durable: number, pending: boolean): number {
+    const h = this.dataVersions.get(ino);
+    if (h === undefined) return pending ? durable + 1 : durable;
+    if (!pending && h <= durable && !this.writing.has(ino)) {
+      this.dataVersions.delete(ino);
+      return durable;
+    }
+    return Math.max(h, durable);
   }
 
   /** Runs a read of `ino` (pruneIfClean keeps its extent version meanwhile). */

@@ -27,7 +27,7 @@ import { OverlayExtentMap } from './extentmap.js';
 import { FILES_PER_COMMIT, MAX_FILE_SIZE, MAX_RW_COUNT, RELATIME_MAX_AGE_NS, S_IFDIR, S_IFMT, S_IFREG, TREES, TRIM_CHUNK } from './format.js';
 import { checkCred, checkIno } from './namei.js';
 import { checkAccess, MAY_READ, MAY_WRITE, modeAfterWrite, writeClearsPrivs } from './perms.js';
-import { FsReader, treeExtentMap } from './reader.js';
+import { FsReader, mustReadInode, treeExtentMap } from './reader.js';
 import { extentCodec, extentKey, nonceKey, type InodeRec } from './records.js';
 import type { FsTx } from './tx.js';
 import type { Attr, Cred } from './types.js';
@@ -50,7 +50,7 @@ function checkRange(offset: number, length: number): void {
 
 /** The inode for a data operation: ESTALE when gone or unlinked and not open. */
 async function liveInode(v: Vol, ino: number): Promise<InodeRec> {
-  const rec = await FsReader.with(v, (r) => r.mustInode(ino));
+  const rec = await mustReadInode(v, ino);
   if (rec.nlink === 0 && !v.isOpen(ino)) throw cairnError('CAIRN_ERR_FS_STALE', `inode ${ino} (unlinked)`);
   return rec;
 }
@@ -92,9 +92,14 @@ export async function write(v: Vol, cred: Cred, ino: number, offset: number, dat
       d.ctime = now;
     }
     v.writing.set(ino, (v.writing.get(ino) ?? 0) + 1);
+    // A new dataVersion before the bytes become visible and another once the
+    // writer holds them all: a value seen before or after this write is never
+    // seen with other contents.
+    v.noteDataChange(ino, rec.dataVersion);
     try {
       await v.writer.write(key(ino), data, { fileOffset: at });
     } finally {
+      v.noteDataChange(ino, rec.dataVersion);
       const n = (v.writing.get(ino) ?? 1) - 1;
       if (n <= 0) v.writing.delete(ino);
       else v.writing.set(ino, n);
@@ -230,7 +235,7 @@ async function truncateLocked(v: Vol, cred: Cred, ino: number, size: number, che
   let more = await v.tx((t) => {
     const cur = t.mustInode(ino);
     const next = t.putInode(ino, {
-      ...cur, size, mtime: t.now, ctime: t.now, dataVersion: cur.dataVersion + 1, mode: modeAfterWrite(cred, cur.mode),
+      ...cur, size, mtime: t.now, ctime: t.now, dataVersion: v.changedDataVersion(ino, cur.dataVersion), mode: modeAfterWrite(cred, cur.mode),
     });
     const left = trimChunk(t, ino, size);
     if (left) t.putOrphan(ino, { kind: 'trim', size, since: t.now });
@@ -303,7 +308,7 @@ export async function fallocate(v: Vol, cred: Cred, ino: number, offset: number,
     const next = await v.tx((t) => {
       const cur = t.mustInode(ino);
       if (end <= cur.size) return cur;
-      const n = t.putInode(ino, { ...cur, size: end, mtime: t.now, ctime: t.now });
+      const n = t.putInode(ino, { ...cur, size: end, mtime: t.now, ctime: t.now, dataVersion: v.changedDataVersion(ino, cur.dataVersion) });
       t.journalInode('truncate', ino, n);
       return n;
     });
@@ -375,7 +380,8 @@ export async function commitSegment(v: Vol, seg: DurableSegment, o: { mustBeNew?
           if (c.times.mtime !== undefined && c.times.mtime > mtime) mtime = c.times.mtime;
           if (c.times.ctime > ctime) ctime = c.times.ctime;
         }
-        const next = t.putInode(c.ino, { ...rec, size: Math.max(rec.size, c.end), mtime, ctime, dataVersion: rec.dataVersion + 1 });
+        const dataVersion = v.committedDataVersion(c.ino, rec.dataVersion);
+        const next = t.putInode(c.ino, { ...rec, size: Math.max(rec.size, c.end), mtime, ctime, dataVersion });
         t.journalInode('write', c.ino, next);
         done.push(c.ino);
       }
@@ -396,12 +402,22 @@ export async function commitSegment(v: Vol, seg: DurableSegment, o: { mustBeNew?
   }
 }
 
-/** The writer's onFailed hook: the writes are lost; flush/fsync of those files report EIO once. */
+/**
+ * The writer's onFailed hook: the writes are lost; flush/fsync of those files
+ * report EIO once. The contents readers saw change back, so each file gets a
+ * new dataVersion at once, made durable in the background.
+ */
 export function segmentFailed(v: Vol, f: FailedSegment): void {
   for (const k of f.fileKeys) {
     const ino = Number(k);
     v.writeErrors.set(ino, f.error);
     v.bumpExtents(ino);
+    v.noteDataChange(ino, 0);
+    if (v.closed) continue;
+    v.tasks.add(v.tx((t) => {
+      const cur = t.inode(ino);
+      if (cur !== undefined) t.putInodeRaw(ino, { ...cur, dataVersion: v.committedDataVersion(ino, cur.dataVersion) });
+    }).catch((err: unknown) => v.logger.warn({ err, ino }, 'recording the dataVersion of a file with lost writes failed')));
   }
 }
 

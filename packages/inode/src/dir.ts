@@ -222,8 +222,8 @@ export async function unlink(v: Vol, cred: Cred, dir: number, name: string): Pro
     checkName(name);
     if (isDotName(name)) throw cairnError('CAIRN_ERR_FS_IS_DIR', name);
     const { e, rec } = mayDelete(t, cred, dir, dirRec, name, false);
-    t.removeEntry(dir, name, e);
-    t.putInode(dir, { ...dirRec, mtime: t.now, ctime: t.now });
+    const d = t.removeEntry(dir, dirRec, name, e);
+    t.putInode(dir, { ...d, mtime: t.now, ctime: t.now });
     const after = t.dropLink(e.ino, rec, false);
     t.journalInode('unlink', e.ino, after, { parent: dir, name });
   });
@@ -239,8 +239,8 @@ export async function rmdir(v: Vol, cred: Cred, dir: number, name: string): Prom
     if (name === '..') throw cairnError('CAIRN_ERR_FS_NOT_EMPTY', 'rmdir ".."');
     const { e, rec } = mayDelete(t, cred, dir, dirRec, name, true);
     if (t.hasEntries(e.ino)) throw cairnError('CAIRN_ERR_FS_NOT_EMPTY', name);
-    t.removeEntry(dir, name, e);
-    t.putInode(dir, { ...dirRec, nlink: dirRec.nlink - 1, mtime: t.now, ctime: t.now });
+    const d = t.removeEntry(dir, dirRec, name, e);
+    t.putInode(dir, { ...d, nlink: d.nlink - 1, mtime: t.now, ctime: t.now });
     t.dropLink(e.ino, rec, true);
     t.journal({ kind: 'rmdir', ino: e.ino, parent: dir, name });
   });

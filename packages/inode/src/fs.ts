@@ -14,8 +14,8 @@ import { link, mkdir, mknod, readlink, rmdir, symlink, unlink } from './dir.js';
 import { BLOCK_SIZE, NAME_MAX, TREES } from './format.js';
 import type { Filesystem } from './index.js';
 import { compactJournal, journalCursor, listChanges, waitForChanges } from './journal.js';
-import { TaskSet } from './locks.js';
-import { checkCred, checkIno, lookupAsync, lookupPath, resolveHandle } from './namei.js';
+import { OpTracker } from './op-tracker.js';
+import { checkCred, checkIno, lookupLive, lookupPath, resolveHandle } from './namei.js';
 import { create, open, release } from './open.js';
 import { checkAccess } from './perms.js';
 import { FsReader } from './reader.js';
@@ -24,15 +24,22 @@ import { reclaimSegments } from './reclaim.js';
 import { rename } from './rename.js';
 import { cleanSegments, startCleaner, type CleanOptions, type CleanReport, type CleanerJob } from './cleaner.js';
 import { sweepOrphans, type SweepOptions, type SweepReport } from './orphan-sweep.js';
+import { fsckVolume, type FsckOptions, type FsckReport } from './fsck.js';
+import { scrubVolume, type ScrubOptions, type ScrubReport } from './scrub.js';
+import { checkSnapshotName, createSnapshot, deleteSnapshot, listSnapshots } from './snapshot.js';
+import { openSnapshotFs, type SnapshotFs } from './snapshot-fs.js';
+import { filesystemStats } from './stats.js';
+import { beginUpload, closeUploads, commitUpload, type CommitUploadOptions, type Upload } from './upload.js';
 import { abandon, unmount, type Mounted } from './volume.js';
 import { getxattr, listxattr, removexattr, setxattr } from './xattr.js';
 import type {
   Attr, ChangePage, CreateFileOptions, CreateOptions, CreateResult, Cred, ListChangesOptions, LookupPathOptions, OpenFlags,
   OpenResult, ReadDirOptions, ReadDirResult, ReclaimReport, RenameFlags, SetAttr, SetXattrFlags, StatFs, WaitChangesOptions,
+  CheckpointInfo, FilesystemStats, SnapshotInfo,
 } from './types.js';
 
 export class FilesystemImpl implements Filesystem {
-  private readonly ops = new TaskSet();
+  private readonly ops = new OpTracker();
   private closing: Promise<void> | undefined;
   private readonly jobs = new Set<AbortController>();
 
@@ -57,11 +64,8 @@ export class FilesystemImpl implements Filesystem {
     return this.op(async () => {
       checkCred(cred);
       checkIno(parent);
-      const v = this.m.vol;
-      return FsReader.with(v, async (r) => {
-        const got = await lookupAsync(r, cred, parent, name);
-        return attrOf(v, got.ino, got.rec);
-      });
+      const got = await lookupLive(this.m.vol, cred, parent, name);
+      return attrOf(this.m.vol, got.ino, got.rec);
     });
   }
 
@@ -78,10 +82,7 @@ export class FilesystemImpl implements Filesystem {
   }
 
   getattr(cred: Cred, ino: number): Promise<Attr> {
-    return this.op(async () => {
-      checkCred(cred);
-      return getattr(this.m.vol, ino);
-    });
+    return this.op(() => getattr(this.m.vol, ino, cred));
   }
 
   setattr(cred: Cred, ino: number, changes: SetAttr, fh?: number): Promise<Attr> {
@@ -195,6 +196,14 @@ export class FilesystemImpl implements Filesystem {
     return this.op(() => wrote(this.m.vol, cred, ino, nonce, writes));
   }
 
+  beginUpload(cred: Cred): Promise<Upload> {
+    return this.op(() => beginUpload(this.m.vol, cred));
+  }
+
+  commitUpload(cred: Cred, parent: number, name: string, upload: Upload, options?: CommitUploadOptions): Promise<Attr> {
+    return this.op(() => commitUpload(this.m.vol, cred, parent, name, upload, options));
+  }
+
   readPlan(cred: Cred, ino: number, offset: number, length: number): Promise<{ size: number; plan: ReadStep[] }> {
     return this.op(() => readPlanOf(this.m.vol, cred, ino, offset, length));
   }
@@ -239,9 +248,38 @@ export class FilesystemImpl implements Filesystem {
     });
   }
 
-  checkpoint(): Promise<void> {
+  checkpoint(): Promise<CheckpointInfo> {
     return this.op(async () => {
-      await this.m.vol.hh.checkpoint({ force: true });
+      const c = await this.m.vol.hh.checkpoint({ force: true });
+      return { ...c, publishedAt: Date.now(), bytes: c.nodeBytes + c.recordBytes };
+    });
+  }
+
+  stats(): FilesystemStats {
+    const o = this.ops;
+    return filesystemStats(this.m.vol, { started: o.started, failed: o.failed, running: o.running, jobs: this.jobs.size });
+  }
+
+  // ---- snapshots -----------------------------------------------------------------
+
+  createSnapshot(name: string): Promise<SnapshotInfo> {
+    return this.op(() => createSnapshot(this.m.vol, name));
+  }
+
+  listSnapshots(): Promise<SnapshotInfo[]> {
+    return this.op(() => listSnapshots(this.m.vol));
+  }
+
+  deleteSnapshot(name: string): Promise<void> {
+    return this.op(() => deleteSnapshot(this.m.vol, name));
+  }
+
+  openSnapshot(name: string): Promise<SnapshotFs> {
+    return this.op(async () => {
+      checkSnapshotName(name);
+      const info = (await listSnapshots(this.m.vol)).find((s) => s.name === name);
+      if (info === undefined) throw cairnError('CAIRN_ERR_META_SNAPSHOT_NOT_FOUND', name);
+      return openSnapshotFs(this.m.vol, info, (fn) => this.op(fn));
     });
   }
 
@@ -280,6 +318,14 @@ export class FilesystemImpl implements Filesystem {
     return this.job(options.signal, (signal) => sweepOrphans(this.m.vol, { ...options, signal }));
   }
 
+  fsck(options: FsckOptions = {}): Promise<FsckReport> {
+    return this.job(options.signal, (signal) => fsckVolume(this.m.vol, { ...options, signal }));
+  }
+
+  scrub(options: ScrubOptions = {}): Promise<ScrubReport> {
+    return this.job(options.signal, (signal) => scrubVolume(this.m.vol, { ...options, signal }));
+  }
+
   /** Runs a background job as an operation that unmount cancels. */
   private job<T>(outer: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
@@ -295,13 +341,13 @@ export class FilesystemImpl implements Filesystem {
 
   unmount(): Promise<void> {
     for (const ac of this.jobs) ac.abort(cairnError('CAIRN_ERR_CLOSED', `filesystem ${this.volumeId}`));
-    this.closing ??= unmount(this.m, this.ops);
+    this.closing ??= this.ops.idle().then(() => closeUploads(this.m.vol)).then(() => unmount(this.m, this.ops));
     return this.closing;
   }
 
   /** Test support: what a crash leaves (no flush, no checkpoint). */
   abandon(): Promise<void> {
-    this.closing ??= abandon(this.m);
+    this.closing ??= closeUploads(this.m.vol).catch(() => {}).then(() => abandon(this.m));
     return this.closing;
   }
 }

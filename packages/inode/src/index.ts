@@ -11,14 +11,19 @@
 // records: docs/formats.md "Filesystem records".
 
 import type { HeadhunterOptions } from '@cairn/headhunter';
+import type { FsckOptions, FsckReport } from './fsck.js';
+import type { ScrubOptions, ScrubReport } from './scrub.js';
+import type { SnapshotFs } from './snapshot-fs.js';
 import type { ObjectStore } from '@cairn/objstore';
 import type { ReadCacheOptions, ReadStep, SegmentWriterOptions } from '@cairn/segments';
 import type { Logger } from 'pino';
 import type { DirectWrite } from './direct.js';
+import type { CommitUploadOptions, Upload } from './upload.js';
 import { FilesystemImpl } from './fs.js';
 import type {
   Attr, ChangePage, CreateFileOptions, CreateOptions, CreateResult, Cred, ListChangesOptions, LookupPathOptions, OpenFlags,
   OpenResult, ReadDirOptions, ReadDirResult, ReclaimReport, RenameFlags, SetAttr, SetXattrFlags, StatFs, WaitChangesOptions,
+  CheckpointInfo, FilesystemStats, SnapshotInfo,
 } from './types.js';
 import { formatFilesystem as format, mount } from './volume.js';
 
@@ -32,6 +37,10 @@ export {
 } from './format.js';
 export { segmentDeletable, type DeletionContext } from './reclaim.js';
 export type { DirectWrite } from './direct.js';
+export type { SnapshotFs } from './snapshot-fs.js';
+export { SNAPSHOT_NAME_RE } from './snapshot.js';
+export type { CommitUploadOptions, Upload } from './upload.js';
+export { UPLOAD_INO_BATCH } from './upload.js';
 export type { CleanOptions, CleanProgress, CleanReport, CleanerJob } from './cleaner.js';
 export { DEFAULT_CLEAN_BYTES_PER_SECOND, DEFAULT_CLEAN_MIN_AGE_MS, DEFAULT_CLEAN_SEGMENT_BYTES } from './cleaner.js';
 export type { SweepOptions, SweepProgress, SweepReport } from './orphan-sweep.js';
@@ -143,6 +152,10 @@ export interface Filesystem {
   provisionSegment(): Promise<{ nonce: bigint; container: string; name: string }>;
   /** Commits file ranges of a provisioned segment the caller stored (checked to exist and be long enough). */
   wrote(cred: Cred, ino: number, nonce: bigint, writes: readonly DirectWrite[]): Promise<Attr>;
+  /** Starts an upload: a new file whose bytes stream into segments, invisible until commitUpload (object API PUT). */
+  beginUpload(cred: Cred): Promise<Upload>;
+  /** Makes an upload the file `name` in `parent` in one transaction: inode, extents, xattrs, ETag, entry (replacing a file). */
+  commitUpload(cred: Cred, parent: number, name: string, upload: Upload, options?: CommitUploadOptions): Promise<Attr>;
   /** The segment ranges holding a byte range (object API): flushes pending writes first. */
   readPlan(cred: Cred, ino: number, offset: number, length: number): Promise<{ size: number; plan: ReadStep[] }>;
 
@@ -152,8 +165,10 @@ export interface Filesystem {
   removexattr(cred: Cred, ino: number, name: string): Promise<void>;
 
   statfs(): Promise<StatFs>;
-  /** Writes a headhunter checkpoint now. */
-  checkpoint(): Promise<void>;
+  /** Counters and gauges for metrics, from memory (no I/O): cheap enough for every scrape. */
+  stats(): FilesystemStats;
+  /** Writes a headhunter checkpoint now; says what it wrote. */
+  checkpoint(): Promise<CheckpointInfo>;
   /** Deletes dead segments the deletion policy allows. */
   reclaimSegments(limit?: number): Promise<ReclaimReport>;
 
@@ -172,6 +187,21 @@ export interface Filesystem {
   clean(options?: CleanOptions): Promise<CleanReport>;
   /** Deletes segment objects no metadata references (the "orphan-sweep" job). */
   sweepOrphans(options?: SweepOptions): Promise<SweepReport>;
+  /** Checks (options.repair: and fixes) every invariant while the volume serves (the "fsck" job); unmount cancels it. */
+  fsck(options?: FsckOptions): Promise<FsckReport>;
+  /** Verifies that the data the metadata points at is stored (the "scrub" job); unmount cancels it. */
+  scrub(options?: ScrubOptions): Promise<ScrubReport>;
+
+  /**
+   * Snapshot `name` of the volume as of now (pending writes made durable
+   * first); CAIRN_ERR_INVALID_ARGUMENT for a bad name, CAIRN_ERR_META_SNAPSHOT_EXISTS when taken.
+   */
+  createSnapshot(name: string): Promise<SnapshotInfo>;
+  listSnapshots(): Promise<SnapshotInfo[]>;
+  /** CAIRN_ERR_META_SNAPSHOT_NOT_FOUND when there is none; its space goes at the next reclaimSegments. */
+  deleteSnapshot(name: string): Promise<void>;
+  /** Read-only access to a snapshot's contents; close() the handle when done. */
+  openSnapshot(name: string): Promise<SnapshotFs>;
 
   /** Waits for running operations, makes every write durable, checkpoints, closes. */
   unmount(): Promise<void>;
@@ -190,4 +220,4 @@ export {
   fsck, FSCK_PROBLEM_KINDS, LOST_FOUND,
   type FsckCounts, type FsckLeaks, type FsckOptions, type FsckPhase, type FsckProblem, type FsckProblemKind, type FsckProgress, type FsckReport,
 } from './fsck.js';
-export { scrub, SCRUB_PROBLEM_KINDS, type ScrubOptions, type ScrubProblem, type ScrubProblemKind, type ScrubReport } from './scrub.js';
+export { scrub, SCRUB_PROBLEM_KINDS, type ScrubOptions, type ScrubProblem, type ScrubProblemKind, type ScrubProgress, type ScrubReport } from './scrub.js';

@@ -7,7 +7,7 @@ import { cairnError } from '@cairn/errors';
 import type { Vol } from './context.js';
 import { MAX_SYMLINKS, NAME_MAX, PATH_MAX, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT } from './format.js';
 import { checkAccess, MAY_EXEC } from './perms.js';
-import { FsReader } from './reader.js';
+import { FsReader, mustReadInode, readDirent, readInode } from './reader.js';
 import type { DirentRec, InodeRec } from './records.js';
 import type { FsTx } from './tx.js';
 import type { Cred, LookupPathOptions } from './types.js';
@@ -58,11 +58,15 @@ export function checkIno(ino: unknown): number {
   return ino;
 }
 
-/** Checks a credential argument. */
+/** A uid or gid: an integer in 0..2^32-1. */
+function isId(x: unknown): boolean {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x <= 0xffffffff;
+}
+
+/** Checks a credential argument (every call does: keep it free of allocations). */
 export function checkCred(cred: unknown): Cred {
   const c = cred as Cred;
-  const id = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x <= 0xffffffff;
-  if (c === null || typeof c !== 'object' || !id(c.uid) || !id(c.gid) || (c.groups !== undefined && (!Array.isArray(c.groups) || !c.groups.every(id)))) {
+  if (c === null || typeof c !== 'object' || !isId(c.uid) || !isId(c.gid) || (c.groups !== undefined && (!Array.isArray(c.groups) || !c.groups.every(isId)))) {
     throw cairnError('CAIRN_ERR_FS_INVALID', 'credential must be {uid, gid, groups?} with ids in 0..2^32-1');
   }
   return c;
@@ -110,6 +114,29 @@ export async function lookupAsync(r: FsReader, cred: Cred, dir: number, name: st
 }
 
 /**
+ * lookup(parent, name) on the live trees, one get per record (no view): the
+ * directory, the entry, the inode it names. Each get is atomic; an entry
+ * whose inode went away between two gets (a racing unlink) is looked up
+ * again in one view, which tells a race from a damaged volume.
+ */
+export async function lookupLive(v: Vol, cred: Cred, dir: number, name: string): Promise<{ ino: number; rec: InodeRec }> {
+  const d = await mustReadInode(v, dir);
+  if (!isDir(d)) throw cairnError('CAIRN_ERR_FS_NOT_DIR', `inode ${dir}`);
+  checkAccess(cred, d, MAY_EXEC, `search inode ${dir}`);
+  checkName(name);
+  if (name === '.') return { ino: dir, rec: d };
+  if (name === '..') {
+    const p = d.parent ?? ROOT_INO;
+    return { ino: p, rec: await mustReadInode(v, p) };
+  }
+  const e = await readDirent(v, dir, name);
+  if (e === undefined) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', name);
+  const rec = await readInode(v, e.ino);
+  if (rec !== undefined) return { ino: e.ino, rec };
+  return FsReader.with(v, (r) => lookupAsync(r, cred, dir, name));
+}
+
+/**
  * Resolves a path like Linux path walk: "/"-separated components from the
  * root (absolute) or `cwd`, "." and ".." (".." of the root is the root),
  * search permission on every directory walked, symlinks followed in the middle
@@ -117,40 +144,43 @@ export async function lookupAsync(r: FsReader, cred: Cred, dir: number, name: st
  * trailing "/" requires a directory (ENOTDIR) and follows a final symlink.
  */
 export async function lookupPath(v: Vol, cred: Cred, path: string, o: LookupPathOptions = {}): Promise<{ ino: number; rec: InodeRec }> {
+  return FsReader.with(v, (r) => walkPath(r, cred, path, o));
+}
+
+/** The path walk of lookupPath over one reader (a view of the live volume or a snapshot). */
+export async function walkPath(r: FsReader, cred: Cred, path: string, o: LookupPathOptions = {}): Promise<{ ino: number; rec: InodeRec }> {
   if (typeof path !== 'string') throw cairnError('CAIRN_ERR_FS_INVALID', 'path must be a string');
   if (path.length === 0) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', '(empty path)');
   if (Buffer.byteLength(path, 'utf8') >= PATH_MAX) throw cairnError('CAIRN_ERR_FS_NAME_TOO_LONG', path.slice(0, 32));
   const followLast = o.followLast !== false;
-  return FsReader.with(v, async (r) => {
-    let links = 0;
-    let cur = path.startsWith('/') ? ROOT_INO : checkIno(o.cwd ?? ROOT_INO);
-    let curRec = await r.mustInode(cur);
-    // Work list of components still to walk (a symlink's target is spliced in front).
-    let parts = splitPath(path);
-    let mustBeDir = path.endsWith('/');
-    while (parts.length > 0) {
-      const name = parts.shift()!;
-      const last = parts.length === 0;
-      const next = await lookupAsync(r, cred, cur, name);
-      if (isSymlink(next.rec) && (!last || followLast || mustBeDir)) {
-        if (++links > MAX_SYMLINKS) throw cairnError('CAIRN_ERR_FS_LOOP', path.slice(0, 64));
-        const target = next.rec.target ?? '';
-        if (target.length === 0) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', `${name} (empty symlink)`);
-        if (target.startsWith('/')) {
-          cur = ROOT_INO;
-          curRec = await r.mustInode(ROOT_INO);
-        }
-        if (last && target.endsWith('/')) mustBeDir = true;
-        parts = [...splitPath(target), ...parts];
-        continue;
+  let links = 0;
+  let cur = path.startsWith('/') ? ROOT_INO : checkIno(o.cwd ?? ROOT_INO);
+  let curRec = await r.mustInode(cur);
+  // Work list of components still to walk (a symlink's target is spliced in front).
+  let parts = splitPath(path);
+  let mustBeDir = path.endsWith('/');
+  while (parts.length > 0) {
+    const name = parts.shift()!;
+    const last = parts.length === 0;
+    const next = await lookupAsync(r, cred, cur, name);
+    if (isSymlink(next.rec) && (!last || followLast || mustBeDir)) {
+      if (++links > MAX_SYMLINKS) throw cairnError('CAIRN_ERR_FS_LOOP', path.slice(0, 64));
+      const target = next.rec.target ?? '';
+      if (target.length === 0) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', `${name} (empty symlink)`);
+      if (target.startsWith('/')) {
+        cur = ROOT_INO;
+        curRec = await r.mustInode(ROOT_INO);
       }
-      if (!last && !isDir(next.rec)) throw cairnError('CAIRN_ERR_FS_NOT_DIR', name);
-      cur = next.ino;
-      curRec = next.rec;
+      if (last && target.endsWith('/')) mustBeDir = true;
+      parts = [...splitPath(target), ...parts];
+      continue;
     }
-    if (mustBeDir && !isDir(curRec)) throw cairnError('CAIRN_ERR_FS_NOT_DIR', path.slice(0, 64));
-    return { ino: cur, rec: curRec };
-  });
+    if (!last && !isDir(next.rec)) throw cairnError('CAIRN_ERR_FS_NOT_DIR', name);
+    cur = next.ino;
+    curRec = next.rec;
+  }
+  if (mustBeDir && !isDir(curRec)) throw cairnError('CAIRN_ERR_FS_NOT_DIR', path.slice(0, 64));
+  return { ino: cur, rec: curRec };
 }
 
 function splitPath(p: string): string[] {
@@ -163,9 +193,7 @@ function splitPath(p: string): string[] {
  */
 export async function resolveHandle(v: Vol, ino: number): Promise<InodeRec> {
   checkIno(ino);
-  return FsReader.with(v, async (r) => {
-    const rec = await r.mustInode(ino);
-    if (rec.nlink === 0 && !v.isOpen(ino)) throw cairnError('CAIRN_ERR_FS_STALE', `inode ${ino} (unlinked)`);
-    return rec;
-  });
+  const rec = await mustReadInode(v, ino);
+  if (rec.nlink === 0 && !v.isOpen(ino)) throw cairnError('CAIRN_ERR_FS_STALE', `inode ${ino} (unlinked)`);
+  return rec;
 }

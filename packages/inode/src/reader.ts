@@ -1,6 +1,9 @@
 // FsReader: typed asynchronous reads of one consistent moment (a headhunter
-// read view), for operations that only read (lookup, getattr, readdir, read,
-// listxattr) and for fsck. Every read of one FsReader sees the same commit.
+// read view, or a snapshot's), for operations that read several records
+// (lookupPath, readdir, read, listxattr), snapshots and fsck. Every read of
+// one FsReader sees the same commit. Operations that read one record use
+// readInode / readDirent on the live trees instead: a single get is atomic and
+// needs no view.
 
 import { cairnError } from '@cairn/errors';
 import type { ReadView } from '@cairn/headhunter';
@@ -13,6 +16,29 @@ import {
   type DirentRec, type InodeRec, type MetaRec, type OrphanRec,
 } from './records.js';
 import { encodeKey, decodeKey } from '@cairn/headhunter';
+
+/**
+ * One inode from the live tree, without a view: a single get sees one commit,
+ * which is all an operation reading one record needs (getattr, handles).
+ */
+export function readInode(v: Vol, ino: number): Promise<InodeRec | undefined> {
+  // Plain promise chains, no async layers: getattr is the hottest call there is.
+  return v.liveInodes.get(inodeKey(ino)).then((b) => (b === undefined ? undefined : inodeCodec.decode(b)));
+}
+
+/** The inode or ESTALE, from the live tree. */
+export function mustReadInode(v: Vol, ino: number): Promise<InodeRec> {
+  return v.liveInodes.get(inodeKey(ino)).then((b) => {
+    if (b === undefined) throw cairnError('CAIRN_ERR_FS_STALE', `inode ${ino}`);
+    return inodeCodec.decode(b);
+  });
+}
+
+/** One directory entry from the live tree, without a view. */
+export async function readDirent(v: Vol, dir: number, name: string): Promise<DirentRec | undefined> {
+  const b = await v.liveDirents.get(direntKey(dir, name));
+  return b === undefined ? undefined : direntCodec.decode(b);
+}
 
 export class FsReader {
   constructor(readonly view: ReadView) {}

@@ -5,14 +5,17 @@
 // Segment deletion rule (invariant 2): a dead segment is deleted only when
 // (1) every checkpoint that may still be used to mount was published after it
 // died — segmentDeletable(), the policy the cleaner extends — and (2) no
-// snapshot shows it alive. Until then it waits in `deadsegs`.
+// snapshot, nor an open snapshot handle, shows it alive (heldBySnapshots in
+// snapshot.ts: a snapshot's extents may still read it). Until then it waits
+// in `deadsegs`.
 
 import { segmentName } from '@cairn/segments';
 import { encodeKey, decodeKey } from '@cairn/headhunter';
 import type { Vol } from './context.js';
 import { TREES, TRIM_CHUNK } from './format.js';
 import { finishTrimStep } from './data.js';
-import { deadSegCodec, extentCodec, nonceKey, orphanCodec, type DeadSegRec } from './records.js';
+import { deadSegCodec, extentCodec, orphanCodec, type DeadSegRec } from './records.js';
+import { heldBySnapshots } from './snapshot.js';
 import type { FsTx } from './tx.js';
 import type { ReclaimReport } from './types.js';
 
@@ -116,19 +119,6 @@ export function segmentDeletable(dead: DeadSegRec, c: DeletionContext): boolean 
   return c.checkpointSeq - c.retainCheckpoints + 1 >= dead.checkpoint + 2;
 }
 
-/** True when some snapshot shows the segment alive (its extents may be read through that snapshot). */
-async function heldBySnapshot(v: Vol, nonce: bigint): Promise<boolean> {
-  for (const s of v.hh.listSnapshots()) {
-    const view = v.hh.snapshot(s.name);
-    try {
-      if (await view.tree(TREES.segments).has(nonceKey(nonce))) return true;
-    } finally {
-      view.release();
-    }
-  }
-  return false;
-}
-
 /** Deletes the dead segments the policy allows (up to `limit`); the rest keep waiting. */
 export async function reclaimSegments(v: Vol, limit = 1000): Promise<ReclaimReport> {
   v.checkOpen();
@@ -143,7 +133,7 @@ export async function reclaimSegments(v: Vol, limit = 1000): Promise<ReclaimRepo
     for (const r of rows) {
       const nonce = BigInt(decodeKey(r.key)[0] as number | bigint);
       const dead = deadSegCodec.decode(r.value);
-      if (deleted >= limit || !segmentDeletable(dead, ctx) || (await heldBySnapshot(v, nonce))) {
+      if (deleted >= limit || !segmentDeletable(dead, ctx) || (await heldBySnapshots(v, [nonce])).size > 0) {
         waiting++;
         continue;
       }

@@ -99,7 +99,7 @@ function doRename(t: FsTx, src: Side, newDir: number, nd: InodeRec, newName: str
   let ndRec = same ? od : nd;
   if (ne !== undefined && nrec !== undefined) {
     const victimDir = isDir(nrec);
-    t.removeEntry(newDir, newName, ne);
+    ndRec = t.removeEntry(newDir, ndRec, newName, ne);
     if (victimDir) ndRec = { ...ndRec, nlink: ndRec.nlink - 1 };
     const gone = t.dropLink(ne.ino, nrec, victimDir);
     t.journalInode(victimDir ? 'rmdir' : 'unlink', ne.ino, victimDir ? undefined : gone, { parent: newDir, name: newName });
@@ -110,7 +110,7 @@ function doRename(t: FsTx, src: Side, newDir: number, nd: InodeRec, newName: str
     od = { ...od, mtime: now, ctime: now };
     t.putInode(src.dir, od);
   } else {
-    t.removeEntry(src.dir, src.name, src.e);
+    od = t.removeEntry(src.dir, od, src.name, src.e);
     od = { ...od, mtime: now, ctime: now, nlink: od.nlink - (oIsDir ? 1 : 0) };
     t.putInode(src.dir, od);
     ndRec = t.addEntry(newDir, ndRec, newName, src.e.ino, src.rec.mode);

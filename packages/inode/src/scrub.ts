@@ -48,12 +48,23 @@ export interface ScrubProblem {
   readonly offset?: number;
 }
 
+export interface ScrubProgress {
+  readonly phase: 'segments' | 'extents';
+  readonly done: number;
+  readonly total: number;
+  readonly problems: number;
+  /** Bytes read from the store so far. */
+  readonly bytes: number;
+  readonly unit: 'segments' | 'extents';
+}
+
 export interface ScrubOptions {
   /** 'head': HEAD each segment; 'summary' (default): verify its summary trailer; 'read': also read every extent's bytes. */
   readonly mode?: 'head' | 'summary' | 'read';
   /** Object-store requests in flight (default 4). */
   readonly concurrency?: number;
-  readonly onProgress?: (p: { phase: 'segments' | 'extents'; done: number; total: number; problems: number }) => void;
+  /** done/total/bytes/unit are the management API's job progress fields (unit: the phase). */
+  readonly onProgress?: (p: ScrubProgress) => void;
   readonly signal?: AbortSignal;
   /** Problems listed at most (default 10 000; all are counted). */
   readonly maxProblems?: number;
@@ -152,7 +163,7 @@ export async function scrubVolume(v: Vol, options: ScrubOptions = {}): Promise<S
     const total = await view.tree(TREES.segments).count();
     const tick = (phase: 'segments' | 'extents', done: number, all: number): void => {
       if (options.signal?.aborted === true) throw cairnError('CAIRN_ERR_CANCELED', 'scrub');
-      if (done % 256 === 0 || done === all) options.onProgress?.({ phase, done, total: all, problems: problemCount });
+      if (done % 256 === 0 || done === all) options.onProgress?.({ phase, done, total: all, problems: problemCount, bytes: bytesRead, unit: phase });
     };
     const stillLive = async (nonce: bigint): Promise<boolean> => v.hh.tree(TREES.segments).has(nonceKey(nonce));
     const segs = (async function* () {

@@ -14,6 +14,8 @@ const TYPES: ReadonlyArray<[number, FileType]> = [
 
 export function fileType(mode: number): FileType {
   const t = mode & S_IFMT;
+  if (t === S_IFREG) return 'file';
+  if (t === S_IFDIR) return 'dir';
   for (const [bits, name] of TYPES) if (bits === t) return name;
   throw cairnError('CAIRN_ERR_FS_IO', `unknown file type bits 0o${t.toString(8)}`);
 }
@@ -31,7 +33,7 @@ export function pendingView(v: Vol, ino: number, rec: InodeRec): { size: number;
   if ((rec.mode & S_IFMT) !== S_IFREG) return { size, mtime, ctime, pending: false };
   const pending = v.writer.pendingExtents(BigInt(ino));
   if (pending.length === 0) {
-    v.pruneIfClean(ino);
+    if (v.dirty.has(ino) || v.extentGen.has(ino)) v.pruneIfClean(ino);
     return { size, mtime, ctime, pending: false };
   }
   for (const e of pending) size = Math.max(size, e.fileOffset + e.length);
@@ -45,7 +47,17 @@ export function pendingView(v: Vol, ino: number, rec: InodeRec): { size: number;
 
 /** The Attr of an inode record, pending writes included. */
 export function attrOf(v: Vol, ino: number, rec: InodeRec): Attr {
+  if ((rec.mode & S_IFMT) !== S_IFREG) return recordAttr(ino, rec);
   const p = pendingView(v, ino, rec);
+  return makeAttr(ino, rec, p.size, p.mtime, p.ctime, v.shownDataVersion(ino, rec.dataVersion, p.pending));
+}
+
+/** The Attr of an inode record as stored (a snapshot's, or one with no pending writes). */
+export function recordAttr(ino: number, rec: InodeRec): Attr {
+  return makeAttr(ino, rec, rec.size, rec.mtime, rec.ctime, rec.dataVersion);
+}
+
+function makeAttr(ino: number, rec: InodeRec, size: number, mtime: bigint, ctime: bigint, dataVersion: number): Attr {
   return {
     ino,
     type: fileType(rec.mode),
@@ -53,17 +65,16 @@ export function attrOf(v: Vol, ino: number, rec: InodeRec): Attr {
     nlink: rec.nlink,
     uid: rec.uid,
     gid: rec.gid,
-    size: p.size,
-    blocks: Math.ceil(p.size / 512),
+    size,
+    blocks: Math.ceil(size / 512),
     blksize: BLOCK_SIZE,
     rdev: rec.rdev,
     atimeNs: rec.atime,
-    mtimeNs: p.mtime,
-    ctimeNs: p.ctime,
+    mtimeNs: mtime,
+    ctimeNs: ctime,
     btimeNs: rec.btime,
     change: rec.change,
-    dataVersion: rec.dataVersion + (p.pending ? 1 : 0),
+    dataVersion,
     ...(rec.etag !== undefined ? { etag: rec.etag } : {}),
   };
 }
-

@@ -126,13 +126,14 @@ export class FsTx {
 
   /**
    * Adds name -> ino to directory `dir` (whose record is `dirRec`) with a new
-   * cookie; returns the directory record with the cookie counter advanced (the
+   * cookie; returns the directory record with the cookie counter advanced and
+   * its size (the number of entries, "." and ".." not counted) one up (the
    * caller writes it).
    */
   addEntry(dir: number, dirRec: InodeRec, name: string, ino: number, mode: number): InodeRec {
     const cookie = dirRec.nextCookie ?? FIRST_ENTRY_COOKIE;
     this.putEntry(dir, name, { ino, type: mode & S_IFMT, cookie });
-    return { ...dirRec, nextCookie: cookie + 1 };
+    return { ...dirRec, nextCookie: cookie + 1, size: dirRec.size + 1 };
   }
 
   /** Points an existing entry at another inode, keeping its cookie. */
@@ -146,9 +147,11 @@ export class FsTx {
     this.putEntry(dir, to, e);
   }
 
-  removeEntry(dir: number, name: string, e: DirentRec): void {
+  /** Removes an entry; returns the directory record with its size one down (the caller writes it). */
+  removeEntry(dir: number, dirRec: InodeRec, name: string, e: DirentRec): InodeRec {
     this.tx.del(TREES.dirents, direntKey(dir, name));
     this.tx.del(TREES.dircookies, dircookieKey(dir, e.cookie));
+    return { ...dirRec, size: Math.max(0, dirRec.size - 1) };
   }
 
   // ---- orphans --------------------------------------------------------------------

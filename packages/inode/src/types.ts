@@ -1,6 +1,10 @@
 // Public types of the filesystem API (re-exported by index.ts): credentials,
 // attributes, directory listings, open flags, statfs, the change journal.
 
+import type { CheckpointInfo as MetaCheckpointInfo, HeadhunterStats } from '@cairn/headhunter';
+import type { ReplayLogStats } from '@cairn/replaylog';
+import type { ReadCacheStats, SegmentWriterStats } from '@cairn/segments';
+import type { CleanProgress } from './cleaner.js';
 import type { ChangeKind } from './records.js';
 
 export type { ChangeKind } from './records.js';
@@ -36,7 +40,12 @@ export interface Attr {
   readonly btimeNs: bigint;
   /** Bumped by every change of the inode (NFSv4 change attribute). */
   readonly change: number;
-  /** Changes with every change of the contents (pending writes count: one more than the durable value while any exist). */
+  /**
+   * Changes with every change of the contents — each write, truncate,
+   * fallocate, concat or clone, at once, before it is durable — and never
+   * decreases (a lost write changes it too). The durable value survives a
+   * remount and is at least every value shown before a clean unmount.
+   */
   readonly dataVersion: number;
   /** The ETag the object API recorded and the dataVersion it is valid for. */
   readonly etag?: { readonly value: string; readonly dataVersion: number };
@@ -206,4 +215,54 @@ export interface ReclaimReport {
   readonly deleted: number;
   /** Dead segments still waiting (checkpoints or snapshots hold them). */
   readonly waiting: number;
+}
+
+/** A snapshot of the volume (createSnapshot, listSnapshots). */
+export interface SnapshotInfo {
+  readonly name: string;
+  /** Creation time, ms since the epoch. */
+  readonly createdAt: number;
+  /** The metadata commit it captured (it holds every change up to this one); its id. */
+  readonly commitSeq: number;
+  /** Entries per metadata tree at that moment. */
+  readonly counts: Readonly<Record<string, number>>;
+  /** Inodes at that moment. */
+  readonly inodes: number;
+  /** Bytes referenced by its files, and data bytes of the segments stored then. */
+  readonly liveBytes: number;
+  readonly storedBytes: number;
+}
+
+/** What checkpoint() wrote: headhunter's checkpoint summary, with when and how much. */
+export interface CheckpointInfo extends MetaCheckpointInfo {
+  /** When it was published, ms since the epoch. */
+  readonly publishedAt: number;
+  /** Bytes written: node object + record. */
+  readonly bytes: number;
+}
+
+/**
+ * stats(): counters and gauges of a mounted filesystem, read without I/O (for
+ * metrics scrapes). headhunter / replayLog / segments / readCache are those
+ * packages' own stats, unchanged.
+ */
+export interface FilesystemStats {
+  readonly volumeId: string;
+  readonly headhunter: HeadhunterStats;
+  readonly replayLog: ReplayLogStats;
+  /** The segment writer of file data. */
+  readonly segments: SegmentWriterStats;
+  readonly readCache: ReadCacheStats;
+  /** The running segment cleaning pass, if one runs. */
+  readonly cleaner: CleanProgress | undefined;
+  /** Files with writes not yet durable. */
+  readonly dirtyFiles: number;
+  readonly openHandles: number;
+  /** Inodes with at least one open handle. */
+  readonly openFiles: number;
+  /** Snapshots of the volume, and snapshot handles open now. */
+  readonly snapshots: number;
+  readonly openSnapshots: number;
+  /** Filesystem calls since mount: started, failed (any error), running now; and background jobs (clean, fsck, scrub...) running. */
+  readonly operations: { readonly started: number; readonly failed: number; readonly running: number; readonly jobs: number };
 }

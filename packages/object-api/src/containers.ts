@@ -6,6 +6,7 @@ import { compareNames } from '@cairn/objstore';
 import type { FsAttr, VolumeFs } from './fs-port.js';
 import { isVisibleContainer } from './names.js';
 import { containerAttr, isEmptyDir } from './paths.js';
+import { forgetUsage } from './usage.js';
 
 export interface ContainerEntry {
   readonly name: string;
@@ -68,6 +69,7 @@ export async function createContainer(fs: VolumeFs, name: string): Promise<boole
 export async function deleteContainer(fs: VolumeFs, name: string): Promise<void> {
   const a = await containerAttr(fs, name);
   if (!(await isEmptyDir(fs, a.ino))) throw cairnError('CAIRN_ERR_HTTP_CONTAINER_NOT_EMPTY', name);
+  forgetUsage(fs, a.ino);
   try {
     await fs.rmdir(fs.rootIno, name);
   } catch (err) {
@@ -77,10 +79,7 @@ export async function deleteContainer(fs: VolumeFs, name: string): Promise<void>
   }
 }
 
-/**
- * Files and bytes below a directory, by walking it (O(entries); the
- * filesystem offers no per-directory totals yet).
- */
+/** Files and bytes below a directory, by walking it (O(entries); usage.ts keeps container totals current instead). */
 export async function treeUsage(fs: VolumeFs, ino: number): Promise<{ count: number; bytes: number }> {
   let count = 0;
   let bytes = 0;

@@ -77,6 +77,19 @@ export interface ApiContext {
   readonly now: () => number;
 }
 
+/** Checks S3 credentials, then makes them the contents of `keys` (by access key id); a bad one changes nothing. */
+export function replaceS3Keys(keys: ReadonlyMap<string, S3Credential>, credentials: readonly S3Credential[]): void {
+  if (!Array.isArray(credentials)) throw cairnError('CAIRN_ERR_CONFIG_INVALID', 's3 credentials must be a list');
+  const next = new Map<string, S3Credential>();
+  for (const c of credentials) {
+    if (!c?.accessKeyId || !c.secretAccessKey || !c.account) throw cairnError('CAIRN_ERR_CONFIG_INVALID', 's3 credential needs accessKeyId, secretAccessKey and account');
+    next.set(c.accessKeyId, c);
+  }
+  const m = keys as Map<string, S3Credential>;
+  m.clear();
+  for (const [k, c] of next) m.set(k, c);
+}
+
 export function resolveContext(opts: ObjectApiOptions): ApiContext {
   const vols = opts.volumes;
   if (vols === null || (typeof vols !== 'object' && typeof vols !== 'function')) {
@@ -87,10 +100,7 @@ export function resolveContext(opts: ObjectApiOptions): ApiContext {
   const max = opts.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
   if (!Number.isSafeInteger(max) || max <= 0) throw cairnError('CAIRN_ERR_CONFIG_INVALID', `maxObjectBytes ${max}`);
   const s3Keys = new Map<string, S3Credential>();
-  for (const c of opts.s3?.credentials ?? []) {
-    if (!c.accessKeyId || !c.secretAccessKey || !c.account) throw cairnError('CAIRN_ERR_CONFIG_INVALID', 's3 credential needs accessKeyId, secretAccessKey and account');
-    s3Keys.set(c.accessKeyId, c);
-  }
+  replaceS3Keys(s3Keys, opts.s3?.credentials ?? []);
   return {
     volume,
     accounts,

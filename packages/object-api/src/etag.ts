@@ -29,7 +29,8 @@ export function isMd5Etag(etag: string): boolean {
 /** The current ETag of a file or directory. */
 export async function currentEtag(fs: VolumeFs, attr: FsAttr): Promise<string> {
   if (attr.type === 'dir') return EMPTY_MD5;
-  const rec = await fs.getEtag(attr.ino);
+  // The attributes may carry the record already (one filesystem call less per listed object).
+  const rec = attr.etag !== undefined ? attr.etag ?? undefined : await fs.getEtag(attr.ino);
   if (rec && rec.dataVersion === attr.dataVersion) return rec.value;
   return opaqueEtag(attr);
 }

@@ -2,7 +2,8 @@
 // one credential (by default root, so object users see the whole volume;
 // configure another to confine them by POSIX permissions), files are created
 // 0644 and directories 0755 (less the umask), and the filesystem's extent
-// fast paths (cloneFile, concatFiles) serve COPY and COALESCE.
+// fast paths (cloneFile, concatFiles) serve COPY and COALESCE, and uploads
+// (beginUpload + commitUpload) every object PUT.
 
 import { isCairnError } from '@cairn/errors';
 import { ROOT_CRED, type Attr, type Cred, type Filesystem } from '@cairn/inode';
@@ -22,7 +23,10 @@ function typeOf(t: Attr['type']): EntryType {
 }
 
 function attr(a: Attr): FsAttr {
-  return { ino: a.ino, type: typeOf(a.type), size: a.size, mtimeMs: Number(a.mtimeNs / 1000n) / 1000, dataVersion: a.dataVersion, nlink: a.nlink };
+  return {
+    ino: a.ino, type: typeOf(a.type), size: a.size, mtimeMs: Number(a.mtimeNs / 1000n) / 1000, dataVersion: a.dataVersion, nlink: a.nlink,
+    etag: a.etag ?? null, change: a.change,
+  };
 }
 
 /** A VolumeFs over a mounted Filesystem. */
@@ -110,6 +114,32 @@ export function fromFilesystem(fs: Filesystem, b: FilesystemBinding | Cred, name
     },
     async concatFiles(dst, srcs) {
       await fs.concatFiles(cred, dst, srcs);
+    },
+    journalCursor: () => fs.journalCursor(),
+    async listChanges(cursor, limit) {
+      const page = await fs.listChanges(cursor, { limit });
+      return {
+        cursor: page.cursor,
+        more: page.more,
+        changes: page.changes.map((c) => ({
+          kind: c.kind, ino: c.ino,
+          ...(c.parent !== undefined ? { parent: c.parent } : {}),
+          ...(c.newParent !== undefined ? { newParent: c.newParent } : {}),
+          ...(c.mode !== undefined ? { mode: c.mode } : {}),
+          ...(c.size !== undefined ? { size: c.size } : {}),
+          ...(c.nlink !== undefined ? { nlink: c.nlink } : {}),
+        })),
+      };
+    },
+    async beginUpload() {
+      const up = await fs.beginUpload(cred);
+      return {
+        write: (data) => up.write(data),
+        commit: async (dir, name, o) => attr(await fs.commitUpload(cred, dir, name, up, {
+          mode: 0o666, umask, xattrs: o.xattrs, ...(o.etag !== undefined ? { etag: o.etag } : {}), ...(o.noReplace ? { noReplace: true } : {}),
+        })),
+        abort: () => up.abort(),
+      };
     },
   };
 }

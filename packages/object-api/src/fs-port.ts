@@ -20,6 +20,13 @@ export interface FsAttr {
   /** Changes with every change of the contents (never with metadata-only changes). */
   readonly dataVersion: number;
   readonly nlink: number;
+  /**
+   * The recorded ETag, when the filesystem returns it with the attributes
+   * (null: none recorded); absent: ask getEtag.
+   */
+  readonly etag?: RecordedEtag | null;
+  /** Changes with every change of the inode, its entries included (NFSv4 change attribute), when the filesystem has one. */
+  readonly change?: number;
 }
 
 export interface FsEntry {
@@ -53,6 +60,47 @@ export interface FsFile {
   /** Makes every write durable (fsync). */
   sync(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One entry of the filesystem's change journal (what container totals need). */
+export interface FsChange {
+  /** create, mkdir, mknod, symlink, link, unlink, rmdir, rename, exchange, setattr, write, truncate, xattr. */
+  readonly kind: string;
+  readonly ino: number;
+  readonly parent?: number;
+  readonly newParent?: number;
+  /** The inode's mode, size and link count after the change (absent when it went away). */
+  readonly mode?: number;
+  readonly size?: number;
+  readonly nlink?: number;
+}
+
+/** What an upload's commit writes with the new file. */
+export interface UploadCommit {
+  /** Extended attributes of the new file (object metadata). */
+  readonly xattrs: Readonly<Record<string, Uint8Array>>;
+  /** ETag to record for the new contents. */
+  readonly etag?: string;
+  /** Fail with CAIRN_ERR_FS_EXISTS when the name exists (otherwise a file there is replaced). */
+  readonly noReplace?: boolean;
+}
+
+/**
+ * A new file being written whole, invisible until commit(): the bytes and the
+ * metadata become visible together in one filesystem operation.
+ */
+export interface FsUpload {
+  /** Appends bytes. */
+  write(data: Uint8Array): Promise<void>;
+  /**
+   * Makes the file `name` in directory `dir` (replacing a file there) once its
+   * bytes are durable. A directory there is CAIRN_ERR_FS_IS_DIR; a missing
+   * `dir` CAIRN_ERR_FS_NOT_FOUND or _STALE. After a refusal the upload may be
+   * committed again or aborted.
+   */
+  commit(dir: number, name: string, o: UploadCommit): Promise<FsAttr>;
+  /** Drops the upload (idempotent; nothing becomes visible). */
+  abort(): Promise<void>;
 }
 
 export interface VolumeFs {
@@ -100,4 +148,10 @@ export interface VolumeFs {
   cloneFile?(src: number, dst: number): Promise<void>;
   /** Appends the extents of `srcs`, in order, to `dst` (COALESCE of multipart/SLO parts). */
   concatFiles?(dst: number, srcs: readonly number[]): Promise<void>;
+  /** A new file whose bytes and metadata are committed in one operation (PUT without a temporary file). */
+  beginUpload?(): Promise<FsUpload>;
+  /** The id of the newest change (container totals are kept current from the journal). */
+  journalCursor?(): Promise<number>;
+  /** Changes after `cursor`; CAIRN_ERR_FS_CURSOR_EXPIRED when some were dropped already. */
+  listChanges?(cursor: number, limit: number): Promise<{ readonly changes: readonly FsChange[]; readonly cursor: number; readonly more: boolean }>;
 }

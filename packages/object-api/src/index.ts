@@ -10,7 +10,7 @@
 //   const app = await createObjectApiServer({ volumes: { AUTH_test: fromFilesystem(fs, cred) }, swift, s3 });
 //   await app.listen({ port: 8080, host: '127.0.0.1' });
 
-export { createObjectApiServer } from './server.js';
+export { createObjectApiServer, type ObjectApiControl, type ObjectApiServer } from './server.js';
 export {
   DEFAULT_MAX_OBJECT_BYTES, DEFAULT_MIN_PART_BYTES,
   type ObjectApiOptions, type S3ApiOptions, type SwiftApiOptions,
@@ -19,14 +19,14 @@ export { fromFilesystem, type FilesystemBinding } from './fs-adapter.js';
 export type { SwiftUser } from './swift-auth.js';
 export type { S3Credential } from './sigv4.js';
 export type {
-  EntryType, FsAttr, FsEntry, FsFile, FsPlanStep, RecordedEtag, SegmentObject, VolumeFs,
+  EntryType, FsAttr, FsChange, FsEntry, FsFile, FsPlanStep, FsUpload, RecordedEtag, SegmentObject, UploadCommit, VolumeFs,
 } from './fs-port.js';
 export type { ReadPlanBody } from './read-plan.js';
 export {
   MAX_OBJECT_NAME_BYTES, NAME_MAX_BYTES, RESERVED_PREFIX, TMP_DIR, UPLOADS_DIR, parseObjectName, type ObjectPath,
 } from './names.js';
 export {
-  XATTR_ACCOUNT_META, XATTR_CONTAINER_META, XATTR_CONTENT_TYPE, XATTR_DELETE_AT, XATTR_HEADER, XATTR_IMPLICIT, XATTR_META, XATTR_SLO,
+  XATTR_ACCOUNT_META, XATTR_CONTAINER_META, XATTR_CONTENT_TYPE, XATTR_DELETE_AT, XATTR_DLO, XATTR_HEADER, XATTR_IMPLICIT, XATTR_META, XATTR_SLO,
 } from './object-meta.js';
 export { EMPTY_MD5, multipartEtag, opaqueEtag, sloEtag } from './etag.js';
 export { parseRange, type ByteSpan, type RangeResult } from './ranges.js';

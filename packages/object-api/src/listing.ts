@@ -84,7 +84,46 @@ function pastEnd(c: Ctx, k: string): boolean {
   return c.desc ? compareNames(k, stop) <= 0 && !(stop.startsWith(k) && k.length < stop.length) : compareNames(k, stop) >= 0;
 }
 
+/** Directories with at least this many entries keep their sorted listing while unchanged. */
+const CACHE_MIN_ENTRIES = 1000;
+/** Sorted listings kept per volume (the most recently used). */
+const CACHE_DIRS = 8;
+const sortedCache = new WeakMap<VolumeFs, Map<string, { change: number; items: Item[] }>>();
+
+/**
+ * The entries of a directory as listing items in key order. A large
+ * directory's sorted items are kept while its change attribute is unchanged
+ * (every entry added, removed or renamed changes it), so the pages of one
+ * listing read and sort the directory once.
+ */
 async function children(c: Ctx, ino: number, base: string): Promise<Item[]> {
+  let change: number | undefined;
+  try {
+    change = (await c.fs.getattr(ino)).change;
+  } catch {
+    change = undefined;
+  }
+  const key = `${ino}\0${c.p.style}\0${base}`;
+  let cache = sortedCache.get(c.fs);
+  const hit = change === undefined ? undefined : cache?.get(key);
+  let items: Item[];
+  if (hit !== undefined && hit.change === change) {
+    cache!.delete(key);
+    cache!.set(key, hit);
+    items = hit.items;
+  } else {
+    items = await readChildren(c, ino, base);
+    if (change !== undefined && items.length >= CACHE_MIN_ENTRIES) {
+      if (cache === undefined) sortedCache.set(c.fs, (cache = new Map()));
+      cache.delete(key);
+      cache.set(key, { change, items });
+      while (cache.size > CACHE_DIRS) cache.delete(cache.keys().next().value!);
+    }
+  }
+  return c.desc ? [...items].reverse() : items;
+}
+
+async function readChildren(c: Ctx, ino: number, base: string): Promise<Item[]> {
   const items: Item[] = [];
   for await (const e of c.fs.readdir(ino)) {
     if (e.type === 'file') items.push({ key: base + e.name, kind: 'file', ino: e.ino });
@@ -98,7 +137,6 @@ async function children(c: Ctx, ino: number, base: string): Promise<Item[]> {
     if (d !== 0) return d;
     return a.kind === 'marker' ? -1 : b.kind === 'marker' ? 1 : 0;
   });
-  if (c.desc) items.reverse();
   return items;
 }
 

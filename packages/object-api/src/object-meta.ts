@@ -9,7 +9,8 @@
 //   user.swift.account-meta.<key>    X-Account-Meta-<Key> (on the root directory)
 //   user.cairn.implicit          a directory the object API created as a parent of an
 //                                object; removed again when its last object is deleted
-//   user.cairn.slo               a joined SLO manifest: its segment list (see slo.ts)
+//   user.cairn.slo               a joined SLO manifest: its segment list (see swift-large.ts)
+//   user.cairn.dlo               a DLO manifest: the dataVersion its file was joined at (swift-dlo.ts)
 //
 // Keys are lower-case; values are the header bytes as received (latin1 round trip).
 
@@ -24,6 +25,7 @@ export const XATTR_CONTAINER_META = 'user.swift.container-meta.';
 export const XATTR_ACCOUNT_META = 'user.swift.account-meta.';
 export const XATTR_IMPLICIT = 'user.cairn.implicit';
 export const XATTR_SLO = 'user.cairn.slo';
+export const XATTR_DLO = 'user.cairn.dlo';
 
 /** System headers stored with an object and returned on GET/HEAD. */
 export const STORED_HEADERS = ['content-encoding', 'content-disposition', 'cache-control', 'expires'] as const;
@@ -104,6 +106,12 @@ export async function readObjectMeta(fs: VolumeFs, ino: number): Promise<ObjectM
   return { user, headers, ...(contentType !== undefined ? { contentType } : {}), ...(deleteAt !== undefined ? { deleteAt } : {}) };
 }
 
+/** The stored Content-Type of an inode, if any (one xattr read: listings). */
+export async function readContentType(fs: VolumeFs, ino: number): Promise<string | undefined> {
+  const v = await fs.getxattr(ino, XATTR_CONTENT_TYPE);
+  return v === undefined ? undefined : dec(v);
+}
+
 /**
  * Writes metadata onto an inode. With `replaceUser`, user metadata not in
  * `meta.user` is removed (Swift POST semantics); stored headers given replace
@@ -125,6 +133,18 @@ export async function writeObjectMeta(
   for (const [k, v] of Object.entries(meta.headers ?? {})) await fs.setxattr(ino, XATTR_HEADER + k, enc(v));
   if (meta.deleteAt === null) await removeXattrQuiet(fs, ino, XATTR_DELETE_AT);
   else if (meta.deleteAt !== undefined) await fs.setxattr(ino, XATTR_DELETE_AT, enc(String(meta.deleteAt)));
+}
+
+/** The xattrs writeObjectMeta would set on a new inode (for an upload's commit). */
+export function objectMetaXattrs(meta: {
+  user?: Readonly<Record<string, string>>; contentType?: string; headers?: Readonly<Record<string, string>>; deleteAt?: number;
+}): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(meta.user ?? {})) out[XATTR_META + k] = enc(v);
+  if (meta.contentType !== undefined) out[XATTR_CONTENT_TYPE] = enc(meta.contentType);
+  for (const [k, v] of Object.entries(meta.headers ?? {})) out[XATTR_HEADER + k] = enc(v);
+  if (meta.deleteAt !== undefined) out[XATTR_DELETE_AT] = enc(String(meta.deleteAt));
+  return out;
 }
 
 /** Removes user metadata keys (Swift X-Remove-*-Meta-*). */

@@ -1,17 +1,18 @@
 // Object operations on a volume, shared by the Swift and S3 routes: look up an
-// object's info, stream its bytes, PUT (stream into a hidden temporary file,
-// check digests, then one rename into place: a failed or mismatched upload
-// changes nothing), directory objects, DELETE, and the commit step that COPY,
-// SLO manifests and multipart completion share.
+// object's info, stream its bytes, PUT (stream into an upload — or, without
+// the filesystem's uploads, a hidden temporary file —, check digests, then one
+// filesystem operation makes it visible: a failed or mismatched upload changes
+// nothing), directory objects, DELETE, and the commit step that COPY, SLO
+// manifests and multipart completion share.
 
 import { createHash } from 'node:crypto';
 import { cairnError, isCairnError } from '@cairn/errors';
 import type { BodyDigests } from './digests.js';
 import { currentEtag, opaqueEtag } from './etag.js';
-import type { FsAttr, FsFile, VolumeFs } from './fs-port.js';
+import type { FsAttr, FsFile, FsUpload, VolumeFs } from './fs-port.js';
 import type { ObjectPath } from './names.js';
 import {
-  DIRECTORY_CONTENT_TYPE, XATTR_SLO, guessContentType, readObjectMeta, writeObjectMeta, type ObjectMeta,
+  DIRECTORY_CONTENT_TYPE, XATTR_DLO, XATTR_SLO, guessContentType, objectMetaXattrs, readObjectMeta, writeObjectMeta, type ObjectMeta,
 } from './object-meta.js';
 import { containerAttr, createTmpFile, ensureDirs, lookupOrUndefined, pruneImplicitDirs, resolvePath, unlinkQuiet } from './paths.js';
 
@@ -32,12 +33,29 @@ export interface ObjectInfo {
   readonly meta: ObjectMeta;
   /** True when the object was joined from an SLO manifest and not modified since. */
   readonly slo: boolean;
+  /** A DLO manifest not modified through the filesystem since: its X-Object-Manifest (GET/HEAD join the segments that exist then). */
+  readonly dlo?: string;
 }
 
 /** The SLO segment list kept with a joined manifest (xattr user.cairn.slo). */
 export interface SloRecord {
   readonly dataVersion: number;
   readonly segments: ReadonlyArray<{ readonly name: string; readonly hash: string; readonly bytes: number }>;
+}
+
+/** The stored header that makes an object a DLO manifest. */
+export const DLO_MANIFEST_HEADER = 'x-object-manifest';
+
+/** The dataVersion a DLO manifest's file was joined at (xattr user.cairn.dlo), if any. */
+async function dloJoinedAt(fs: VolumeFs, ino: number): Promise<number | undefined> {
+  const raw = await fs.getxattr(ino, XATTR_DLO);
+  if (!raw) return undefined;
+  try {
+    const rec = JSON.parse(raw.toString('utf8')) as { dataVersion?: unknown };
+    return typeof rec.dataVersion === 'number' ? rec.dataVersion : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads the SLO record of an inode when it is still valid for `dataVersion`. */
@@ -120,6 +138,8 @@ export async function infoOf(fs: VolumeFs, a: FsAttr, name: string): Promise<Obj
     contentType: isDir ? DIRECTORY_CONTENT_TYPE : meta.contentType ?? guessContentType(name),
     meta,
     slo: !isDir && (await readSloRecord(fs, a.ino, a.dataVersion)) !== undefined,
+    ...(!isDir && meta.headers[DLO_MANIFEST_HEADER] !== undefined && (await dloJoinedAt(fs, a.ino)) === a.dataVersion
+      ? { dlo: meta.headers[DLO_MANIFEST_HEADER] } : {}),
   };
 }
 
@@ -172,6 +192,8 @@ export interface CommitMeta {
   readonly etag?: string;
   /** SLO segment list to keep (manifest PUTs). */
   readonly slo?: SloRecord['segments'];
+  /** A DLO manifest: note the dataVersion it was joined at (a later filesystem write makes it a plain file). */
+  readonly dlo?: boolean;
 }
 
 /** Options of a commit into place. */
@@ -207,6 +229,7 @@ export async function commitTmpFile(
       // Too large a list is not kept: the object then is a plain file (no cascade delete).
       if (json.length <= 60 * 1024) await fs.setxattr(tmp.ino, XATTR_SLO, json);
     }
+    if (meta.dlo) await fs.setxattr(tmp.ino, XATTR_DLO, Buffer.from(JSON.stringify({ dataVersion: attr.dataVersion }), 'utf8'));
     const leaf = path.segments[path.segments.length - 1]!;
     // A concurrent DELETE may remove an implicit parent between ensureDirs and
     // the rename: then the parents are made again (a few times at most).
@@ -260,7 +283,7 @@ export interface PutObjectInput {
 }
 
 /** Writes a whole body into an open file sequentially, in WRITE_CHUNK pieces, updating the digests. */
-export async function writeBody(f: FsFile, body: AsyncIterable<Uint8Array>, digests: BodyDigests, maxBytes: number, startAt = 0): Promise<number> {
+export async function writeBody(f: Pick<FsFile, 'write'>, body: AsyncIterable<Uint8Array>, digests: BodyDigests, maxBytes: number, startAt = 0): Promise<number> {
   let at = startAt;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -285,15 +308,88 @@ export async function writeBody(f: FsFile, body: AsyncIterable<Uint8Array>, dige
 }
 
 /**
- * PUT: streams the body into a temporary file (MD5 on the fly), checks every
- * digest and the length, makes it durable, then commits it into place with
- * one rename. On any failure the temporary file is removed and the namespace
- * is unchanged.
+ * Commits a finished upload as `container/path` with `meta`: creates missing
+ * parent directories, then the file with its bytes, metadata and ETag appears
+ * in one filesystem operation (replacing a file there). A directory at the
+ * target is a 409 conflict. The upload is aborted when this fails.
+ */
+export async function commitUploadAs(
+  fs: VolumeFs, up: FsUpload, container: string, path: ObjectPath, meta: Omit<CommitMeta, 'slo' | 'dlo'>, opts: CommitOptions = {},
+): Promise<ObjectInfo> {
+  try {
+    if (path.trailingSlash) throw cairnError('CAIRN_ERR_HTTP_INVALID_NAME', `${path.name}: only empty directory objects may end in '/'`);
+    const c = await containerAttr(fs, container);
+    const stored = {
+      user: { ...(meta.user ?? {}) },
+      headers: { ...(meta.headers ?? {}) },
+      ...(meta.contentType !== undefined ? { contentType: meta.contentType } : {}),
+      ...(meta.deleteAt !== undefined ? { deleteAt: meta.deleteAt } : {}),
+    };
+    const commit = { xattrs: objectMetaXattrs(stored), ...(meta.etag !== undefined ? { etag: meta.etag } : {}), ...(opts.ifNoneMatch ? { noReplace: true } : {}) };
+    const leaf = path.segments[path.segments.length - 1]!;
+    let a: FsAttr;
+    // A concurrent DELETE may remove an implicit parent between ensureDirs and
+    // the commit: then the parents are made again (a few times at most).
+    for (let attempt = 1; ; attempt++) {
+      const parent = await ensureDirs(fs, c.ino, path.segments.slice(0, -1));
+      try {
+        a = await up.commit(parent, leaf, commit);
+        break;
+      } catch (err) {
+        if (isCairnError(err, 'CAIRN_ERR_FS_EXISTS')) {
+          throw cairnError('CAIRN_ERR_HTTP_PRECONDITION_FAILED', `${container}/${path.name} exists (If-None-Match: *)`);
+        }
+        if (isCairnError(err, 'CAIRN_ERR_FS_IS_DIR')) throw cairnError('CAIRN_ERR_HTTP_CONFLICT', `${container}/${path.name} is a directory`);
+        const gone = isCairnError(err, 'CAIRN_ERR_FS_NOT_FOUND') || isCairnError(err, 'CAIRN_ERR_FS_STALE');
+        if (!gone || attempt >= 3) throw err;
+      }
+    }
+    return {
+      ino: a.ino, isDir: false, size: a.size, etag: meta.etag ?? opaqueEtag(a), mtimeMs: a.mtimeMs, dataVersion: a.dataVersion,
+      contentType: stored.contentType ?? guessContentType(path.name), meta: stored, slo: false,
+    };
+  } catch (err) {
+    await up.abort().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Streams a body into a new upload, checking the length and every digest; returns the MD5. Aborts the upload on failure. */
+async function uploadBody(up: FsUpload, input: PutObjectInput): Promise<string> {
+  try {
+    const n = await writeBody({ write: (_at, data) => up.write(data) }, input.body, input.digests, input.maxBytes);
+    if (input.expectedLength !== undefined && n !== input.expectedLength) {
+      throw cairnError('CAIRN_ERR_HTTP_INCOMPLETE_BODY', `got ${n} of ${input.expectedLength} bytes`);
+    }
+    return input.digests.finish(input.trailers?.()).md5Hex;
+  } catch (err) {
+    await up.abort().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * PUT: streams the body into a new file (MD5 on the fly), checks every digest
+ * and the length, then makes it visible with its metadata and ETag in one
+ * operation — an upload commit when the filesystem offers uploads, else a
+ * temporary file made durable and renamed into place. On any failure the
+ * namespace is unchanged.
  */
 export async function putObject(fs: VolumeFs, input: PutObjectInput): Promise<ObjectInfo> {
   const c = await containerAttr(fs, input.container);
   if (input.ifNoneMatch && (await resolvePath(fs, c.ino, input.path.segments))) {
     throw cairnError('CAIRN_ERR_HTTP_PRECONDITION_FAILED', `${input.container}/${input.path.name} exists (If-None-Match: *)`);
+  }
+  if (fs.beginUpload && !input.slo) {
+    const up = await fs.beginUpload();
+    const md5Hex = await uploadBody(up, input);
+    return commitUploadAs(fs, up, input.container, input.path, {
+      etag: input.etagOverride ? input.etagOverride(md5Hex) : md5Hex,
+      ...(input.contentType !== undefined ? { contentType: input.contentType } : {}),
+      ...(input.user ? { user: input.user } : {}),
+      ...(input.headers ? { headers: input.headers } : {}),
+      ...(input.deleteAt !== undefined ? { deleteAt: input.deleteAt } : {}),
+    }, { ...(input.ifNoneMatch ? { ifNoneMatch: true } : {}) });
   }
   const tmp = await createTmpFile(fs);
   let md5Hex: string;

@@ -30,9 +30,15 @@ export function wantsReadPlan(query: URLSearchParams, headerValue: string | unde
   return headerValue !== undefined && /^(true|1|yes)$/i.test(headerValue.trim());
 }
 
-/** Builds the read-plan body of [offset, offset+length) of an object. */
-export async function buildReadPlan(fs: VolumeFs, info: ObjectInfo, offset: number, length: number): Promise<ReadPlanBody> {
-  const steps: FsPlanStep[] = info.isDir || length === 0 ? [] : await fs.readPlan(info.ino, offset, length);
+/**
+ * Builds the read-plan body of [offset, offset+length) of an object; `plan`
+ * plans objects that are not one file (a DLO joins several).
+ */
+export async function buildReadPlan(
+  fs: VolumeFs, info: ObjectInfo, offset: number, length: number,
+  plan: (offset: number, length: number) => Promise<FsPlanStep[]> = (o, l) => fs.readPlan(info.ino, o, l),
+): Promise<ReadPlanBody> {
+  const steps: FsPlanStep[] = info.isDir || length === 0 ? [] : await plan(offset, length);
   return {
     size: info.size,
     etag: info.etag,

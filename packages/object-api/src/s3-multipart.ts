@@ -2,8 +2,8 @@
 // `.cairn-uploads/<uploadId>` whose xattr `user.cairn.upload` holds the
 // target bucket, key, start time and the metadata given at creation; each
 // part is a file named by its zero-padded number, written like an object PUT
-// (temporary file, digests checked, renamed into place) with its MD5
-// recorded as its ETag. Completion checks the list (ascending numbers,
+// (an upload, or a temporary file renamed into place; digests checked) with
+// its MD5 recorded as its ETag. Completion checks the list (ascending numbers,
 // matching ETags, every part but the last at least minPartBytes), joins the
 // parts into one file (COALESCE, see join.ts), commits it with the multipart
 // ETag md5(concat(part md5s))-N, and removes the upload. Abort removes it.
@@ -21,6 +21,7 @@ import { parseRange } from './ranges.js';
 import type { S3Request } from './s3-routes.js';
 import { checkCopySourceConditions, parseCopySource, s3Body, s3Etag } from './s3-routes-object.js';
 import { BodyDigests } from './digests.js';
+import type { FsFile } from './fs-port.js';
 import { childrenNamed, childText, el, MAX_XML_BODY, parseXml, S3_NS, textEl, xmlDocument } from './xml.js';
 import { currentEtag } from './etag.js';
 
@@ -85,59 +86,74 @@ function partNumber(v: string | null): number {
 
 /** PUT ?partNumber=N&uploadId=X (and UploadPartCopy with x-amz-copy-source). */
 export async function uploadPart(sr: S3Request, bucket: string, path: ObjectPath, uploadId: string): Promise<FastifyReply> {
-  const { fs, req, reply, ctx, auth } = sr;
+  const { fs, req } = sr;
   const n = partNumber(sr.url.query.get('partNumber'));
   const { dir } = await findUpload(sr, bucket, path.name, uploadId);
-  const tmp = await createTmpFile(fs);
   const source = header(req, 'x-amz-copy-source');
-  let md5: string;
-  let copied: { mtimeMs: number } | undefined;
-  try {
-    const f = await fs.open(tmp.attr.ino, { write: true });
+  let got: { md5: string; copied?: { mtimeMs: number } };
+  if (fs.beginUpload) {
+    // The part's bytes, ETag and name appear in one filesystem operation.
+    const up = await fs.beginUpload();
     try {
-      if (source !== undefined) {
-        // UploadPartCopy: FALLBACK byte copy (the filesystem offers no ranged extent sharing yet).
-        const from = parseCopySource(source);
-        const src = await getObjectInfo(fs, from.bucket, from.path, { dirs: 'slash', now: ctx.now() });
-        checkCopySourceConditions(req, src);
-        let start = 0;
-        let length = src.size;
-        const r = header(req, 'x-amz-copy-source-range');
-        if (r !== undefined) {
-          const pr = parseRange(r, src.size);
-          if (pr.kind !== 'ranges' || pr.ranges.length !== 1) throw cairnError('CAIRN_ERR_S3_INVALID_ARGUMENT', 'x-amz-copy-source-range must be one satisfiable bytes=first-last range');
-          start = pr.ranges[0]!.start;
-          length = pr.ranges[0]!.end - start + 1;
-        }
-        const d = new BodyDigests();
-        await writeBody(f, readBytes(fs, src.ino, start, length), d, ctx.maxObjectBytes);
-        md5 = d.finish().md5Hex;
-        copied = { mtimeMs: src.mtimeMs };
-      } else {
-        const body = s3Body(req, auth, ctx.maxObjectBytes);
-        const got = await writeBody(f, body.body, body.digests, ctx.maxObjectBytes);
-        if (body.expectedLength !== undefined && got !== body.expectedLength) {
-          throw cairnError('CAIRN_ERR_HTTP_INCOMPLETE_BODY', `got ${got} of ${body.expectedLength} bytes`);
-        }
-        md5 = body.digests.finish(body.trailers()).md5Hex;
-      }
-      await f.sync();
-    } finally {
-      await f.close();
+      got = await partBody(sr, { write: (_at, data) => up.write(data) }, source);
+      await up.commit(dir, partName(n), { xattrs: {}, etag: got.md5 });
+    } catch (err) {
+      await up.abort().catch(() => undefined);
+      throw err;
     }
-    const a = await fs.getattr(tmp.attr.ino);
-    await fs.setEtag(tmp.attr.ino, { value: md5, dataVersion: a.dataVersion });
-    await fs.rename(tmp.dir, tmp.name, dir, partName(n));
-  } catch (err) {
-    await unlinkQuiet(fs, tmp.dir, tmp.name).catch(() => undefined);
-    throw err;
+  } else {
+    const tmp = await createTmpFile(fs);
+    try {
+      const f = await fs.open(tmp.attr.ino, { write: true });
+      try {
+        got = await partBody(sr, f, source);
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+      const a = await fs.getattr(tmp.attr.ino);
+      await fs.setEtag(tmp.attr.ino, { value: got.md5, dataVersion: a.dataVersion });
+      await fs.rename(tmp.dir, tmp.name, dir, partName(n));
+    } catch (err) {
+      await unlinkQuiet(fs, tmp.dir, tmp.name).catch(() => undefined);
+      throw err;
+    }
   }
-  if (copied) {
-    return reply.code(200).type('application/xml').send(xmlDocument('CopyPartResult', [
-      textEl('LastModified', isoDate(ctx.now())), textEl('ETag', s3Etag(md5)),
+  if (got.copied) {
+    return sr.reply.code(200).type('application/xml').send(xmlDocument('CopyPartResult', [
+      textEl('LastModified', isoDate(sr.ctx.now())), textEl('ETag', s3Etag(got.md5)),
     ], S3_NS));
   }
-  return reply.code(200).header('etag', s3Etag(md5)).header('content-length', '0').send();
+  return sr.reply.code(200).header('etag', s3Etag(got.md5)).header('content-length', '0').send();
+}
+
+/** Writes a part's bytes (the request body, or for UploadPartCopy a range of the source) into `f`; returns its MD5. */
+async function partBody(sr: S3Request, f: Pick<FsFile, 'write'>, source: string | undefined): Promise<{ md5: string; copied?: { mtimeMs: number } }> {
+  const { fs, req, ctx, auth } = sr;
+  if (source !== undefined) {
+    // UploadPartCopy: FALLBACK byte copy (the filesystem offers no ranged extent sharing yet).
+    const from = parseCopySource(source);
+    const src = await getObjectInfo(fs, from.bucket, from.path, { dirs: 'slash', now: ctx.now() });
+    checkCopySourceConditions(req, src);
+    let start = 0;
+    let length = src.size;
+    const r = header(req, 'x-amz-copy-source-range');
+    if (r !== undefined) {
+      const pr = parseRange(r, src.size);
+      if (pr.kind !== 'ranges' || pr.ranges.length !== 1) throw cairnError('CAIRN_ERR_S3_INVALID_ARGUMENT', 'x-amz-copy-source-range must be one satisfiable bytes=first-last range');
+      start = pr.ranges[0]!.start;
+      length = pr.ranges[0]!.end - start + 1;
+    }
+    const d = new BodyDigests();
+    await writeBody(f, readBytes(fs, src.ino, start, length), d, ctx.maxObjectBytes);
+    return { md5: d.finish().md5Hex, copied: { mtimeMs: src.mtimeMs } };
+  }
+  const body = s3Body(req, auth, ctx.maxObjectBytes);
+  const got = await writeBody(f, body.body, body.digests, ctx.maxObjectBytes);
+  if (body.expectedLength !== undefined && got !== body.expectedLength) {
+    throw cairnError('CAIRN_ERR_HTTP_INCOMPLETE_BODY', `got ${got} of ${body.expectedLength} bytes`);
+  }
+  return { md5: body.digests.finish(body.trailers()).md5Hex };
 }
 
 interface PartInfo {

@@ -10,14 +10,15 @@ import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import pino from 'pino';
 import { cairnError } from '@cairn/errors';
-import { resolveContext, type ApiContext, type ObjectApiOptions } from './context.js';
+import { replaceS3Keys, resolveContext, type ApiContext, type ObjectApiOptions } from './context.js';
 import type { VolumeFs } from './fs-port.js';
 import { sendS3Error, sendSwiftError } from './errors-http.js';
 import { parseUrl } from './http-util.js';
 import { sweepTmp } from './paths.js';
 import { SwiftPassThrough } from './proxy.js';
 import { handleS3, isS3Request } from './s3-routes.js';
-import { sigV4Kind } from './sigv4.js';
+import { sigV4Kind, type S3Credential } from './sigv4.js';
+import type { SwiftUser } from './swift-auth.js';
 import { handleSwift, isSwiftPath } from './swift-routes.js';
 
 const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS'] as const;
@@ -26,11 +27,27 @@ function requestId(): string {
   return `tx${randomBytes(10).toString('hex')}`;
 }
 
+/** What the object API adds to its fastify instance: run-time changes of who may log in. */
+export interface ObjectApiControl {
+  /**
+   * Replaces the Swift (tempauth) users, e.g. on a configuration reload.
+   * Tokens of users no longer listed (or whose key changed) stop working at
+   * once; the others stay valid. Throws CAIRN_ERR_CONFIG_INVALID (and changes
+   * nothing) for a bad entry or when the Swift API is disabled.
+   */
+  setUsers(users: readonly SwiftUser[]): void;
+  /** Replaces the S3 access keys (same rules; S3 requests are checked one by one, so it applies to the next request). */
+  setS3Credentials(credentials: readonly S3Credential[]): void;
+}
+
+/** The object API server: a fastify instance with the ObjectApiControl methods. */
+export type ObjectApiServer = FastifyInstance & ObjectApiControl;
+
 /**
  * Creates the object API server (not yet listening). Call `listen()` on it,
  * and `close()` to stop; closing also closes the pass-through connections.
  */
-export async function createObjectApiServer(options: ObjectApiOptions): Promise<FastifyInstance> {
+export async function createObjectApiServer(options: ObjectApiOptions): Promise<ObjectApiServer> {
   const resolved: ApiContext = resolveContext(options);
   const logger = options.logger ?? pino({ level: 'silent' });
   // Each volume's stale temporary upload files are swept once, when it is first used.
@@ -96,5 +113,17 @@ export async function createObjectApiServer(options: ObjectApiOptions): Promise<
   if (typeof options.volumes === 'object') {
     for (const [account, fs] of Object.entries(options.volumes)) await sweep(account, fs);
   }
-  return app as unknown as FastifyInstance;
+  const control: ObjectApiControl = {
+    setUsers(users) {
+      if (!ctx.swiftAuth) throw cairnError('CAIRN_ERR_CONFIG_INVALID', 'the Swift API is not enabled');
+      ctx.swiftAuth.setUsers(users);
+      logger.info({ users: users.length }, 'swift users replaced');
+    },
+    setS3Credentials(credentials) {
+      if (!ctx.s3) throw cairnError('CAIRN_ERR_CONFIG_INVALID', 'the S3 API is not enabled');
+      replaceS3Keys(ctx.s3Keys, credentials);
+      logger.info({ keys: credentials.length }, 's3 credentials replaced');
+    },
+  };
+  return Object.assign(app as unknown as FastifyInstance, control);
 }

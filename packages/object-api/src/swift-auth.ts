@@ -4,7 +4,8 @@
 // it in X-Auth-Token (or X-Storage-Token). A token is good for its own account
 // only: another account's path gets 403; no token, an unknown or an expired
 // one gets 401. Tokens live in memory (a restart logs clients out, as with a
-// tempauth whose memcached restarted).
+// tempauth whose memcached restarted). setUsers() replaces the users at run
+// time (configuration reload) and ends the tokens of removed users.
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { cairnError } from '@cairn/errors';
@@ -52,7 +53,9 @@ export class SwiftAuth {
   private readonly ttlMs: number;
   private readonly now: () => number;
   private readonly tokens = new Map<string, SwiftIdentity>();
-  private readonly users: ReadonlyMap<string, SwiftUser>;
+  /** The user each token was issued to ("account:user"). */
+  private readonly tokenUsers = new Map<string, SwiftUser>();
+  private users: ReadonlyMap<string, SwiftUser>;
 
   constructor(opts: SwiftAuthOptions) {
     this.resellerPrefix = opts.resellerPrefix ?? 'AUTH_';
@@ -60,14 +63,21 @@ export class SwiftAuth {
     if (!Number.isFinite(ttl) || ttl <= 0) throw cairnError('CAIRN_ERR_CONFIG_INVALID', `tokenTtlSeconds ${ttl}`);
     this.ttlMs = ttl * 1000;
     this.now = opts.now ?? Date.now;
-    const users = new Map<string, SwiftUser>();
-    for (const u of opts.users) {
-      if (!u.account || !u.user || u.account.includes(':') || u.account.includes('/')) {
-        throw cairnError('CAIRN_ERR_CONFIG_INVALID', `swift user ${JSON.stringify(`${u.account}:${u.user}`)}`);
-      }
-      users.set(`${u.account}:${u.user}`, u);
+    this.users = userTable(opts.users);
+  }
+
+  /**
+   * Replaces the user table (a configuration reload). Tokens of users that
+   * are gone, or whose key changed, stop working at once; other users stay
+   * logged in. The whole table is checked first: a bad entry changes nothing.
+   */
+  setUsers(users: readonly SwiftUser[]): void {
+    const next = userTable(users);
+    this.users = next;
+    for (const [token, u] of this.tokenUsers) {
+      const now = next.get(`${u.account}:${u.user}`);
+      if (now === undefined || !keysEqual(now.key, u.key)) this.revoke(token);
     }
-    this.users = users;
   }
 
   /** True when `account:user` is configured here (otherwise auth may pass through to a backing Swift). */
@@ -87,6 +97,7 @@ export class SwiftAuth {
     const token = `AUTH_tk${randomBytes(16).toString('hex')}`;
     const identity: SwiftIdentity = { account: `${this.resellerPrefix}${u.account}`, user: u.user, expires: this.now() + this.ttlMs };
     this.tokens.set(token, identity);
+    this.tokenUsers.set(token, u);
     return { token, identity };
   }
 
@@ -96,7 +107,7 @@ export class SwiftAuth {
     const id = this.tokens.get(token);
     if (!id) return undefined;
     if (id.expires <= this.now()) {
-      this.tokens.delete(token);
+      this.revoke(token);
       return undefined;
     }
     return id;
@@ -121,15 +132,30 @@ export class SwiftAuth {
   /** Forgets a token (logout; used by tests). */
   revoke(token: string): void {
     this.tokens.delete(token);
+    this.tokenUsers.delete(token);
   }
 
   private prune(): void {
     const now = this.now();
-    for (const [t, id] of this.tokens) if (id.expires <= now) this.tokens.delete(t);
+    for (const [t, id] of this.tokens) if (id.expires <= now) this.revoke(t);
     while (this.tokens.size >= MAX_TOKENS) {
       const oldest = this.tokens.keys().next().value;
       if (oldest === undefined) break;
-      this.tokens.delete(oldest);
+      this.revoke(oldest);
     }
   }
+}
+
+/** Checks users and indexes them by "account:user". */
+function userTable(users: readonly SwiftUser[]): Map<string, SwiftUser> {
+  if (!Array.isArray(users)) throw cairnError('CAIRN_ERR_CONFIG_INVALID', 'swift users must be a list');
+  const out = new Map<string, SwiftUser>();
+  for (const u of users) {
+    if (!u || typeof u.account !== 'string' || typeof u.user !== 'string' || typeof u.key !== 'string'
+      || !u.account || !u.user || u.account.includes(':') || u.account.includes('/')) {
+      throw cairnError('CAIRN_ERR_CONFIG_INVALID', `swift user ${JSON.stringify(`${String(u?.account)}:${String(u?.user)}`)}`);
+    }
+    out.set(`${u.account}:${u.user}`, { account: u.account, user: u.user, key: u.key });
+  }
+  return out;
 }

@@ -7,21 +7,22 @@
 //   of the segment ETags) and X-Static-Large-Object: True. The segment list is
 //   kept (xattr user.cairn.slo) for `GET ?multipart-manifest=get` and
 //   `DELETE ?multipart-manifest=delete` (which removes the segments too).
-// - DLO: `PUT` with `X-Object-Manifest: container/prefix` joins the objects
-//   listed under the prefix at that moment (unlike Swift, segments uploaded
-//   later are not picked up). The header is kept and returned.
+// - DLO: `PUT` with `X-Object-Manifest: container/prefix` stores a manifest
+//   keeping the header; like Swift, every GET/HEAD joins the objects under the
+//   prefix at that moment (swift-dlo.ts). Its file holds the segments joined
+//   at PUT time, for the filesystem face.
 //
 // Segments stay as objects (clients delete them); with the filesystem's
-// concatFiles the joined file shares their extents.
+// concatFiles the joined SLO file shares their extents.
 
 import type { FastifyReply } from 'fastify';
 import { cairnError } from '@cairn/errors';
 import { sloEtag } from './etag.js';
 import { httpDate, readSmallBody } from './http-util.js';
 import { joinInto, type JoinSource } from './join.js';
-import { listContainer } from './listing.js';
 import { checkContainerName, parseObjectName, type ObjectPath } from './names.js';
 import { deleteObject, getObjectInfo, readSloRecord, type ObjectInfo, type SloRecord } from './objects.js';
+import { DLO_HEADER, parseDloManifest, resolveDlo } from './swift-dlo.js';
 import { containerAttr } from './paths.js';
 import { swiftListingDate } from './swift-listing.js';
 import type { SwiftRequest } from './swift-routes.js';
@@ -165,45 +166,21 @@ export async function deleteSloManifest(sr: SwiftRequest, container: string, pat
   );
 }
 
-/** PUT with X-Object-Manifest: joins the objects under container/prefix now. */
+/**
+ * PUT with X-Object-Manifest: stores the manifest. GET/HEAD join the segments
+ * that exist then (swift-dlo.ts); the file itself holds the segments joined
+ * now (extents shared), so the filesystem face sees the content too.
+ */
 export async function putDloManifest(sr: SwiftRequest, container: string, path: ObjectPath, manifest: string): Promise<FastifyReply> {
   const { fs, req, reply, ctx } = sr;
   await containerAttr(fs, container);
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(manifest.trim());
-  } catch {
-    bad('X-Object-Manifest has bad percent-encoding');
-  }
-  const slash = decoded.indexOf('/');
-  if (slash <= 0) bad('X-Object-Manifest must be <container>/<prefix>');
-  const segContainer = checkContainerName(decoded.slice(0, slash));
-  const prefix = decoded.slice(slash + 1);
+  parseDloManifest(manifest);
   await readSmallBody(req, 0).catch(() => bad('a DLO manifest PUT must have an empty body'));
-  const c = await containerAttr(fs, segContainer);
-  const sources: JoinSource[] = [];
-  const etags: string[] = [];
-  let total = 0;
-  let marker: string | undefined;
-  for (;;) {
-    const page = await listContainer(fs, c.ino, { prefix, limit: 1000, style: 's3', ...(marker !== undefined ? { marker } : {}) });
-    for (const e of page.entries) {
-      if (e.kind !== 'object' || e.isDir) continue;
-      // The manifest itself may match the prefix: never join it into itself.
-      if (segContainer === container && e.name === path.name) continue;
-      const info = await getObjectInfo(fs, segContainer, parseObjectName(e.name), { dirs: 'slash', now: ctx.now() });
-      sources.push({ ino: info.ino, start: 0, length: info.size, whole: true });
-      etags.push(info.etag);
-      total += info.size;
-      if (total > ctx.maxObjectBytes) throw cairnError('CAIRN_ERR_HTTP_TOO_LARGE', `joined object over ${ctx.maxObjectBytes} bytes`);
-    }
-    if (!page.truncated) break;
-    const last = page.entries[page.entries.length - 1]!;
-    marker = last.kind === 'object' ? last.name : last.prefix;
-  }
+  const dlo = await resolveDlo(fs, manifest, { container, name: path.name }, ctx.now());
+  if (dlo.size > ctx.maxObjectBytes) throw cairnError('CAIRN_ERR_HTTP_TOO_LARGE', `joined object over ${ctx.maxObjectBytes} bytes`);
   const m = objectMetaFromRequest(req, ctx.now());
-  const info = await joinInto(fs, sources, container, path, {
-    etag: sloEtag(etags), user: m.user, headers: { ...m.headers, 'x-object-manifest': manifest.trim() },
+  const info = await joinInto(fs, dlo.parts.map((p) => ({ ino: p.ino, start: 0, length: p.size, whole: true })), container, path, {
+    etag: dlo.etag, dlo: true, user: m.user, headers: { ...m.headers, [DLO_HEADER]: manifest.trim() },
     ...(m.contentType !== undefined ? { contentType: m.contentType } : {}),
     ...(m.deleteAt !== undefined ? { deleteAt: m.deleteAt } : {}),
   }, { maxBytes: ctx.maxObjectBytes });

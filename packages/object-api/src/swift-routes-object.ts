@@ -7,9 +7,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { cairnError } from '@cairn/errors';
 import { evaluateConditions, evaluateConditionsMissing } from './conditional.js';
 import { BodyDigests } from './digests.js';
-import { isMd5Etag } from './etag.js';
+import { EMPTY_MD5, isMd5Etag } from './etag.js';
+import type { FsPlanStep } from './fs-port.js';
 import { contentLength, hasBody, header, httpDate, sendRanges, swiftTimestamp } from './http-util.js';
-import { copyFile } from './join.js';
+import { copyFile, joinInto } from './join.js';
 import { checkContainerName, parseObjectName, type ObjectPath } from './names.js';
 import {
   DIRECTORY_CONTENT_TYPE, STORED_HEADERS, guessContentType, metaFromHeaders, writeObjectMeta,
@@ -20,6 +21,7 @@ import {
 import { containerAttr } from './paths.js';
 import { parseRange } from './ranges.js';
 import { buildReadPlan, wantsReadPlan } from './read-plan.js';
+import { DLO_HEADER, dloBytes, dloManifestOf, dloReadPlan, resolveDlo } from './swift-dlo.js';
 import { deleteSloManifest, putDloManifest, putSloManifest, sloManifestBody } from './swift-large.js';
 import type { SwiftRequest } from './swift-routes.js';
 
@@ -92,8 +94,16 @@ async function copyTo(sr: SwiftRequest, from: { container: string; path: ObjectP
   const contentType = m.contentType ?? src.contentType;
   const ifNoneMatch = ifNoneMatchStar(req);
   let info: ObjectInfo;
+  const manifest = dloManifestOf(src);
   if (src.isDir) {
     info = await putDirectory(fs, container, path, { user }, { ifNoneMatch });
+  } else if (manifest !== undefined) {
+    // Like Swift, a copy of a DLO is an ordinary object holding the joined segments.
+    const dlo = await resolveDlo(fs, manifest, { container: from.container, name: from.path.name }, ctx.now());
+    const { [DLO_HEADER]: _dropped, ...headers } = fresh ? m.headers : { ...src.meta.headers, ...m.headers };
+    info = await joinInto(fs, dlo.parts.map((p) => ({ ino: p.ino, start: 0, length: p.size, whole: true })), container, path, {
+      contentType, user, headers, ...(m.deleteAt !== undefined ? { deleteAt: m.deleteAt } : {}),
+    }, { ifNoneMatch, maxBytes: ctx.maxObjectBytes });
   } else {
     info = await copyFile(fs, src, container, path, {
       contentType, user, headers: fresh ? m.headers : { ...src.meta.headers, ...m.headers },
@@ -156,7 +166,7 @@ export async function handleSwiftObject(sr: SwiftRequest, container: string, obj
     case 'GET':
     case 'HEAD': {
       const c = await containerAttr(fs, container);
-      const info = await findObject(fs, c.ino, path, { dirs: 'any', now: ctx.now(), healMaxBytes: ctx.etagHealMaxBytes });
+      let info = await findObject(fs, c.ino, path, { dirs: 'any', now: ctx.now(), healMaxBytes: ctx.etagHealMaxBytes });
       const cond = {
         'if-match': header(req, 'if-match'), 'if-none-match': header(req, 'if-none-match'),
         'if-modified-since': header(req, 'if-modified-since'), 'if-unmodified-since': header(req, 'if-unmodified-since'),
@@ -166,7 +176,19 @@ export async function handleSwiftObject(sr: SwiftRequest, container: string, obj
         throw cairnError('CAIRN_ERR_HTTP_NO_SUCH_OBJECT', `${container}/${path.name}`);
       }
       if (req.method === 'GET' && mm === 'get' && info.slo) return sloManifestBody(sr, info);
+      // A DLO manifest joins the segments that exist now; ?multipart-manifest=get answers the manifest itself (no bytes).
+      const manifest = dloManifestOf(info);
+      const file = info;
+      let read = (start: number, length: number): AsyncGenerator<Buffer> => readBytes(fs, file.ino, start, length);
+      let plan: ((offset: number, length: number) => Promise<FsPlanStep[]>) | undefined;
+      if (manifest !== undefined) {
+        const dlo = mm === 'get' ? { parts: [], size: 0, etag: EMPTY_MD5 } : await resolveDlo(fs, manifest, { container, name: path.name }, ctx.now());
+        info = { ...info, size: dlo.size, etag: dlo.etag };
+        read = (start, length) => dloBytes(fs, dlo.parts, start, length);
+        plan = (offset, length) => dloReadPlan(fs, dlo.parts, offset, length);
+      }
       setObjectHeaders(reply, info);
+      if (manifest !== undefined && mm !== 'get') reply.header('etag', `"${info.etag}"`);
       const outcome = evaluateConditions(cond, info.etag, info.mtimeMs, true);
       if (outcome === 'precondition-failed') throw cairnError('CAIRN_ERR_HTTP_PRECONDITION_FAILED', `${container}/${path.name}`);
       if (outcome === 'not-modified') return reply.code(304).send();
@@ -178,11 +200,10 @@ export async function handleSwiftObject(sr: SwiftRequest, container: string, obj
         const span = range.kind === 'ranges' ? range.ranges[0]! : undefined;
         const offset = span ? span.start : 0;
         const length = span ? span.end - span.start + 1 : info.size;
-        const plan = await buildReadPlan(fs, info, offset, length);
-        return reply.code(200).type('application/json; charset=utf-8').header('x-cairn-read-plan', 'true').send(JSON.stringify(plan));
+        const body = await buildReadPlan(fs, info, offset, length, plan);
+        return reply.code(200).type('application/json; charset=utf-8').header('x-cairn-read-plan', 'true').send(JSON.stringify(body));
       }
-      return sendRanges(reply, req.method, info.size, info.contentType, range.kind === 'ranges' ? range.ranges : undefined,
-        (start, length) => readBytes(fs, info.ino, start, length));
+      return sendRanges(reply, req.method, info.size, info.contentType, range.kind === 'ranges' ? range.ranges : undefined, read);
     }
     case 'POST': {
       const info = await getObjectInfo(fs, container, path, { dirs: 'any', now: ctx.now() });

@@ -7,7 +7,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { cairnError } from '@cairn/errors';
 import type { ApiContext } from './context.js';
-import { createContainer, deleteContainer, listContainers, treeUsage } from './containers.js';
+import { createContainer, deleteContainer, listContainers } from './containers.js';
+import { containerUsage } from './usage.js';
 import { sendSwiftError } from './errors-http.js';
 import { currentEtag } from './etag.js';
 import type { VolumeFs } from './fs-port.js';
@@ -15,7 +16,7 @@ import { header, httpDate, swiftTimestamp, type ParsedUrl } from './http-util.js
 import { listContainer } from './listing.js';
 import { checkContainerName } from './names.js';
 import {
-  checkMetaLimits, guessContentType, metaFromHeaders, readObjectMeta, readPrefixed,
+  checkMetaLimits, guessContentType, metaFromHeaders, readContentType, readObjectMeta, readPrefixed,
   writePrefixed, XATTR_ACCOUNT_META, XATTR_CONTAINER_META, DIRECTORY_CONTENT_TYPE,
 } from './object-meta.js';
 import { containerAttr } from './paths.js';
@@ -144,7 +145,7 @@ async function handleAccount(sr: SwiftRequest): Promise<FastifyReply> {
       let files = 0;
       let bytes = 0;
       for (const e of all.entries) {
-        const u = await treeUsage(fs, e.attr.ino);
+        const u = await containerUsage(fs, e.attr.ino);
         files += u.count;
         bytes += u.bytes;
       }
@@ -161,7 +162,7 @@ async function handleAccount(sr: SwiftRequest): Promise<FastifyReply> {
       const page = await listContainers(fs, p);
       const entries = [];
       for (const e of page.entries) {
-        const u = await treeUsage(fs, e.attr.ino);
+        const u = await containerUsage(fs, e.attr.ino);
         entries.push({ name: e.name, count: u.count, bytes: u.bytes, lastModifiedMs: e.attr.mtimeMs });
       }
       const format = listingFormat(req, url.query);
@@ -201,7 +202,7 @@ async function handleContainer(sr: SwiftRequest, container: string): Promise<Fas
     case 'HEAD':
     case 'GET': {
       const c = await containerAttr(fs, container);
-      const usage = await treeUsage(fs, c.ino);
+      const usage = await containerUsage(fs, c.ino);
       const meta = await readPrefixed(fs, c.ino, XATTR_CONTAINER_META);
       reply.header('x-container-object-count', String(usage.count))
         .header('x-container-bytes-used', String(usage.bytes))
@@ -224,7 +225,7 @@ async function handleContainer(sr: SwiftRequest, container: string): Promise<Fas
           entries.push({ subdir: e.prefix });
           continue;
         }
-        const ct = e.isDir ? DIRECTORY_CONTENT_TYPE : (await readObjectMeta(fs, e.attr.ino)).contentType ?? guessContentType(e.name);
+        const ct = e.isDir ? DIRECTORY_CONTENT_TYPE : (await readContentType(fs, e.attr.ino)) ?? guessContentType(e.name);
         entries.push({ name: e.name, bytes: e.isDir ? 0 : e.attr.size, hash: await currentEtag(fs, e.attr), lastModifiedMs: e.attr.mtimeMs, contentType: ct });
       }
       const format = listingFormat(req, url.query);

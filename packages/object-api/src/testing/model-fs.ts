@@ -21,6 +21,8 @@ interface Node {
 export interface ModelFsOptions {
   /** Offer the cloneFile/concatFiles fast paths (default false). */
   readonly fastPaths?: boolean;
+  /** Offer uploads (beginUpload; default true): false makes PUTs use temporary files. */
+  readonly uploads?: boolean;
   readonly name?: string;
 }
 
@@ -242,6 +244,43 @@ export function createModelFs(opts: ModelFsOptions = {}): ModelFs {
       return Buffer.from(byPath(path).data);
     },
   };
+  if (opts.uploads !== false) {
+    fs.beginUpload = async () => {
+      count('beginUpload');
+      const parts: Buffer[] = [];
+      let state: 'open' | 'done' = 'open';
+      return {
+        async write(data) {
+          if (state !== 'open') throw cairnError('CAIRN_ERR_FS_INVALID', 'upload is finished');
+          parts.push(Buffer.from(data));
+        },
+        async commit(d, name, o) {
+          count('commitUpload');
+          if (state !== 'open') throw cairnError('CAIRN_ERR_FS_INVALID', 'upload is finished');
+          checkName(name);
+          const p = dir(d);
+          const existing = p.children.get(name);
+          if (existing !== undefined) {
+            if (o.noReplace) throw cairnError('CAIRN_ERR_FS_EXISTS', name);
+            if (get(existing).type === 'dir') throw cairnError('CAIRN_ERR_FS_IS_DIR', name);
+            nodes.delete(existing);
+          }
+          const n = mk('file');
+          n.data = Buffer.concat(parts);
+          n.dataVersion = n.data.length > 0 ? 1 : 0;
+          for (const [k, v] of Object.entries(o.xattrs)) n.xattrs.set(k, Buffer.from(v));
+          if (o.etag !== undefined) n.etag = { value: o.etag, dataVersion: n.dataVersion };
+          p.children.set(name, n.ino);
+          p.mtimeMs = now();
+          state = 'done';
+          return attr(n);
+        },
+        async abort() {
+          state = 'done';
+        },
+      };
+    };
+  }
   if (opts.fastPaths) {
     fs.cloneFile = async (src, dst) => {
       count('cloneFile');
