@@ -155,17 +155,16 @@ describe('checkpoints and snapshots', () => {
     expect(list.body.checkpoints[0].bytes).toBeGreaterThan(0);
     expect((await api(url, 'GET', '/v1/volumes/ghost/checkpoints', READ)).status).toBe(404);
   });
-  it('creates, lists and deletes snapshots (or says the filesystem cannot yet)', async () => {
+  it('creates, lists and deletes snapshots', async () => {
     const c = await api(url, 'POST', '/v1/volumes/vol1/snapshots', ADMIN, { name: 'snap-1' });
-    if (c.status === 501) {
-      expect(c.body.error.code).toBe('CAIRN_ERR_NOT_SUPPORTED');
-      expect((await api(url, 'GET', '/v1/volumes/vol1/snapshots', READ)).status).toBe(501);
-      expect((await api(url, 'DELETE', '/v1/volumes/vol1/snapshots/snap-1', ADMIN)).status).toBe(501);
-      return;
-    }
-    expect(c.status).toBe(201);
+    expect(c.status, JSON.stringify(c.body)).toBe(201);
+    expect(c.body).toMatchObject({ name: 'snap-1', commit: expect.any(Number), inodes: expect.any(Number) });
+    expect(Date.parse(c.body.createdAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect((await api(url, 'POST', '/v1/volumes/vol1/snapshots', ADMIN, { name: 'snap-1' })).status).toBe(409);
+    expect((await api(url, 'POST', '/v1/volumes/vol1/snapshots', READ, { name: 'snap-2' })).status).toBe(403);
     expect((await api(url, 'GET', '/v1/volumes/vol1/snapshots', READ)).body.snapshots.map((s: any) => s.name)).toContain('snap-1');
     expect((await api(url, 'DELETE', '/v1/volumes/vol1/snapshots/snap-1', ADMIN)).status).toBe(204);
+    expect((await api(url, 'DELETE', '/v1/volumes/vol1/snapshots/snap-1', ADMIN)).status).toBe(404);
     expect((await api(url, 'GET', '/v1/volumes/vol1/snapshots', READ)).body.snapshots.map((s: any) => s.name)).not.toContain('snap-1');
   });
 });
@@ -214,6 +213,12 @@ describe('status, metrics and OpenAPI', () => {
     expect(r.body).toMatch(/cairn_backend_request_duration_seconds_count\{op="put",outcome="ok"\} \d+/);
     expect(r.body).toMatch(/cairn_fs_operations_total\{api="rpc",volume="vol1",method="mkdir",outcome="EROFS"\} 1/);
     expect(r.body).toMatch(/cairn_up 1/);
+    // Per-volume series read from the filesystem's stats().
+    expect(r.body).toMatch(/cairn_meta_commits_total\{volume="vol1"\} [1-9]/);
+    expect(r.body).toMatch(/cairn_checkpoints_total\{volume="vol1",outcome="published"\} [1-9]/);
+    expect(r.body).toMatch(/cairn_replaylog_batches_total\{volume="vol1"\} [1-9]/);
+    expect(r.body).toMatch(/cairn_segments_open\{volume="vol1"\} \d+/);
+    expect(r.body).toMatch(/cairn_cache_hits_total\{volume="vol1",cache="metadata"\} \d+/);
   });
   it('serves a valid OpenAPI document with the documented paths', async () => {
     const res = await fetch(`${url}/docs/json`);

@@ -190,6 +190,18 @@ describe('xattrs, statfs, journal, unsupported methods', () => {
     expect(await client.waitChanges({ cursor: now, timeoutMs: 50 })).toEqual({ changed: false });
   });
 
+  it('creates, lists and deletes snapshots (uid 0 only)', async () => {
+    const made = await client.snapshotCreate({ name: 'rpc-snap' });
+    expect(made.snapshot).toMatchObject({ name: 'rpc-snap' });
+    expect((await client.snapshotList()).snapshots.map((x: any) => x.name)).toContain('rpc-snap');
+    expect(await failure(client.snapshotCreate({ name: 'rpc-snap' }))).toMatchObject({ errno: 'EEXIST' });
+    expect(await failure(client.snapshotCreate({ name: 'other' }, { cred: USER }))).toMatchObject({ errno: 'EPERM' });
+    expect(await failure(client.snapshotDelete({ name: 'rpc-snap' }, { cred: USER }))).toMatchObject({ errno: 'EPERM' });
+    await client.snapshotDelete({ name: 'rpc-snap' });
+    expect(await failure(client.snapshotDelete({ name: 'rpc-snap' }))).toMatchObject({ errno: 'ENOENT' });
+    expect((await client.snapshotList()).snapshots.map((x: any) => x.name)).not.toContain('rpc-snap');
+  });
+
   it('writes a file through the direct data path: provisionObject, a PUT of its own, wrote', async () => {
     const c = await client.create({ parent: 1, name: 'direct.bin', mode: 0o644 });
     const seg = await client.provisionObject();

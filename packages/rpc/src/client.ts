@@ -179,7 +179,7 @@ export class CairnClient {
   /** Records the file runs a stored, provisioned segment holds; returns the file's attributes. Each segment is reported once. */
   wrote(p: P<'wrote'>, o?: CallOptions): R<'wrote'> { return this.call('wrote', p, o); }
 
-  // ---- snapshots (EOPNOTSUPP while the filesystem does not expose them; create/delete need uid 0) ---
+  // ---- snapshots (create/delete need uid 0) ---------------------------------------------------------
   snapshotCreate(p: P<'snapshotCreate'>, o?: CallOptions): R<'snapshotCreate'> { return this.call('snapshotCreate', p, o); }
   snapshotList(p: P<'snapshotList'> = {}, o?: CallOptions): R<'snapshotList'> { return this.call('snapshotList', p, o); }
   snapshotDelete(p: P<'snapshotDelete'>, o?: CallOptions): R<'snapshotDelete'> { return this.call('snapshotDelete', p, o); }
