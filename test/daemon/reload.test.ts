@@ -13,6 +13,7 @@ const base = `
 backend: { kind: fs, fs: { fsync: false } }
 limits: { fsync: false }
 mgmt: { adminToken: first-token }
+objectApi: { key: first-key }
 `;
 
 afterAll(async () => {
@@ -26,8 +27,14 @@ describe('SIGHUP', () => {
     children.push(a);
     const url = a.runtime.mgmtUrl;
     const file = join(dir, 'cairn.yaml');
+    const login = (user: string, key: string) => fetch(`${a.runtime.objectApiUrl}/auth/v1.0`, { headers: { 'x-auth-user': user, 'x-auth-key': key } });
+    const first = await login('vol1:admin', 'first-key');
+    expect(first.status).toBe(200);
+    const oldToken = first.headers.get('x-auth-token')!;
+    const account = (token: string, acct: string) => fetch(`${a.runtime.objectApiUrl}/v1/${acct}?format=json`, { headers: { 'x-auth-token': token } });
+    expect((await account(oldToken, 'AUTH_vol1')).status).toBe(200);
 
-    writeFileSync(file, `${base.replace('first-token', 'second-token')}log: { level: debug }\nvolumes: [{ name: vol1, serve: false }, { name: vol2 }]\n`);
+    writeFileSync(file, `${base.replace('first-token', 'second-token').replace('first-key', 'second-key')}log: { level: debug }\nvolumes: [{ name: vol1, serve: false }, { name: vol2 }]\n`);
     a.proc.kill('SIGHUP');
     await waitFor('vol2 served', async () => {
       const r = await api(url, 'GET', '/v1/volumes', 'second-token');
@@ -37,6 +44,14 @@ describe('SIGHUP', () => {
     const vols = (await api(url, 'GET', '/v1/volumes', 'second-token')).body.volumes;
     expect(vols.find((v: any) => v.name === 'vol1').served).toBe(false);
     expect(a.output()).toMatch(/"level":20,[^\n]*"component":"volumes","volume":"vol2"[^\n]*taking ownership/);
+
+    // The object API key changed: tokens under the old one end; the new key logs in,
+    // also for vol2, a volume that did not exist when the server started.
+    expect((await account(oldToken, 'AUTH_vol1')).status).toBe(401);
+    expect((await login('vol1:admin', 'first-key')).status).toBe(401);
+    const second = await login('vol2:admin', 'second-key');
+    expect(second.status).toBe(200);
+    expect((await account(second.headers.get('x-auth-token')!, 'AUTH_vol2')).status).toBe(200);
 
     writeFileSync(file, 'mgmt: { prot: 1 }\n');
     a.proc.kill('SIGHUP');

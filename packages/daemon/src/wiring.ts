@@ -80,7 +80,7 @@ export function buildContainer(config: CairnConfig, logger: Logger): DependencyC
     const rt = d.resolve(TOKENS.runtime);
     const port = d.resolve(TOKENS.mgmtPort);
     const known = async (): Promise<string[]> => [...new Set([...rt.config.volumes.map((v) => v.name), ...(await port.knownVolumeNames())])].sort();
-    return new ObjectApiComponent(rt.config, rt.objectApiKey, known, rt.logger.child({ component: 'object-api' }));
+    return new ObjectApiComponent(rt.config, (cfg) => cfg.objectApi.key || rt.credentials.objectApiKey, known, rt.logger.child({ component: 'object-api' }));
   }));
 
   // Start order. Shutdown runs it backwards: APIs stop accepting and drain,
