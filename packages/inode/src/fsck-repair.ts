@@ -48,7 +48,7 @@ function cookieRec(t: FsTx, dir: number, cookie: number): { name: string; ino: n
 function dropEntry(t: FsTx, dir: number, name: string, cookie: number): void {
   t.tx.del(TREES.dirents, direntKey(dir, name));
   const d = t.inode(dir);
-  if (d !== undefined) t.putInode(dir, { ...d, mtime: t.now, ctime: t.now });
+  if (d !== undefined) t.putInode(dir, { ...d, size: Math.max(0, d.size - 1), mtime: t.now, ctime: t.now });
   const raw = t.tx.get(TREES.dircookies, dircookieKey(dir, cookie));
   if (raw === undefined) return;
   const ck = cookieRec(t, dir, cookie);
@@ -232,6 +232,21 @@ export function nlinkFix(ino: number, nlink: number, seenChange: number): Fix {
     const next = t.putInode(ino, { ...cur, nlink });
     if (nlink > 0) t.delOrphan(ino, 'unlinked');
     t.journalInode('setattr', ino, next);
+    return true;
+  });
+}
+
+/**
+ * Corrects a directory's size (its number of entries) by `delta`, the
+ * difference the scan saw. Relative, so that entries added or removed since the
+ * scan (by callers, or by the removal fixes of this run, which lower the size
+ * themselves) stay counted.
+ */
+export function dirSizeFix(dir: number, delta: number): Fix {
+  return tx((t) => {
+    const cur = t.inode(dir);
+    if (cur === undefined || !isDir(cur) || delta === 0) return false;
+    t.putInode(dir, { ...cur, size: Math.max(0, cur.size + delta) });
     return true;
   });
 }

@@ -7,7 +7,7 @@ import { decodeKey } from '@cairn/headhunter';
 import { strPart, uintPart, type ScanCtx } from './fsck-findings.js';
 import { F_MULTI, F_ORPHAN, F_TRIM } from './fsck-table.js';
 import {
-  attachFix, deleteCookieFix, entryTypeFix, extraEntryFix, metaRaiseFix, newCookieFix, nextCookieFix, nlinkFix, orphanFix, parentFix, removeEntryFix,
+  attachFix, deleteCookieFix, dirSizeFix, entryTypeFix, extraEntryFix, metaRaiseFix, newCookieFix, nextCookieFix, nlinkFix, orphanFix, parentFix, removeEntryFix,
   rootFix, writeCookieFix,
 } from './fsck-repair.js';
 import { FIRST_ENTRY_COOKIE, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, TREES } from './format.js';
@@ -188,6 +188,7 @@ function checkDirectory(c: ScanCtx, dir: number, entries: EntryRow[], cookies: C
     orphanCookies(c, dir, cookies, claimed);
     return;
   }
+  t.entries[di] = entries.length;
   const nextCookie = t.nextCookie[di]! || FIRST_ENTRY_COOKIE;
   let maxCookie = 0;
   for (const r of entries) {
@@ -301,6 +302,9 @@ function checkLinks(c: ScanCtx): void {
     }
     if (nlink !== expected && !(ino === ROOT_INO && c.syntheticRoot)) {
       c.add('nlink', `nlink ${nlink}, ${dir ? `2 + ${t.subdirs[i]} subdirectories` : `${links} entries`}`, { ino, fix: nlinkFix(ino, expected, t.change[i]!) });
+    }
+    if (dir && t.fileSize[i] !== t.entries[i] && !(ino === ROOT_INO && c.syntheticRoot)) {
+      c.add('dir-size', `size ${t.fileSize[i]}, ${t.entries[i]} entries`, { ino, fix: dirSizeFix(ino, t.entries[i]! - t.fileSize[i]!) });
     }
   }
   for (const i of tops) {

@@ -37,6 +37,8 @@ export class InodeTable {
   links = new Uint32Array(1024);
   /** Directories: entries in it naming a directory. */
   subdirs = new Uint32Array(1024);
+  /** Directories: entries in it (its size should be this). */
+  entries = new Uint32Array(1024);
   /** The directory holding an entry naming it (0: none); for directories the one in `parent` when there is one. */
   namedIn = new Float64Array(1024);
   flags = new Uint8Array(1024);
@@ -60,6 +62,7 @@ export class InodeTable {
     this.change = grow(this.change, n, (k) => new Float64Array(k));
     this.links = grow(this.links, n, (k) => new Uint32Array(k));
     this.subdirs = grow(this.subdirs, n, (k) => new Uint32Array(k));
+    this.entries = grow(this.entries, n, (k) => new Uint32Array(k));
     this.namedIn = grow(this.namedIn, n, (k) => new Float64Array(k));
     this.flags = grow(this.flags, n, (k) => new Uint8Array(k));
     const i = this.size;

@@ -29,6 +29,8 @@ export const FSCK_PROBLEM_KINDS = [
   'cookie-range',
   /** A link count that differs from the entries (directories: 2 + subdirectories). */
   'nlink',
+  /** A directory whose size is not its number of entries. */
+  'dir-size',
   /** A directory whose `parent` is not the directory naming it (the root's: itself). */
   'dir-parent',
   /** A directory named by more than one entry, or the root named by one. */

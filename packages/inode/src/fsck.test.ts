@@ -196,6 +196,15 @@ describe('fsck finds each kind of problem and repairs it', () => {
     expect((await t.fs.getattr(root, ino.file)).nlink).toBe(2);
   });
 
+  it('dir-size: a directory size that is not its number of entries', async () => {
+    const before = (await t.fs.getattr(root, ino.a)).size;
+    expect(before).toBeGreaterThan(0);
+    await raw([putInode(ino.a, { ...(await inode(ino.a)), size: before + 7 })]);
+    const r = await expectFoundAndRepaired(['dir-size']);
+    expect(r.problems[0]).toMatchObject({ path: '/a', ino: ino.a });
+    expect((await t.fs.getattr(root, ino.a)).size).toBe(before);
+  });
+
   it('nlink: a directory link count that is not 2 + subdirectories', async () => {
     await raw([putInode(ino.a, { ...(await inode(ino.a)), nlink: 7 })]);
     const r = await expectFoundAndRepaired(['nlink']);
@@ -217,7 +226,7 @@ describe('fsck finds each kind of problem and repairs it', () => {
       put(TREES.dircookies, dircookieKey(1, cookie), dircookieCodec.encode({ name: 'b2', ino: ino.b, type: S_IFDIR })),
       putInode(1, { ...rootRec, nextCookie: cookie + 1 }),
     ]);
-    await expectFoundAndRepaired(['dir-links', 'nlink']);
+    await expectFoundAndRepaired(['dir-links', 'dir-size', 'nlink']);
     await expect(t.fs.lookup(root, 1, 'b2')).rejects.toMatchObject({ errno: 'ENOENT' });
     expect((await t.fs.lookupPath(root, '/a/b')).ino).toBe(ino.b);
   });
@@ -225,7 +234,7 @@ describe('fsck finds each kind of problem and repairs it', () => {
   it('unreachable: a file in no directory goes to /lost+found', async () => {
     const e = await dirent(1, 'data');
     await raw([del(TREES.dirents, direntKey(1, 'data')), del(TREES.dircookies, dircookieKey(1, e.cookie))]);
-    await expectFoundAndRepaired(['unreachable']);
+    await expectFoundAndRepaired(['dir-size', 'unreachable']);
     const found = await t.fs.lookupPath(root, `/lost+found/#${ino.data}`);
     expect(found).toMatchObject({ ino: ino.data, nlink: 1, size: 8192 });
     expect((await t.fs.read(root, ino.data, 0, 8192)).equals(big)).toBe(true);
@@ -234,7 +243,7 @@ describe('fsck finds each kind of problem and repairs it', () => {
   it('unreachable: a directory subtree in no directory goes to /lost+found whole', async () => {
     const e = await dirent(1, 'a');
     await raw([del(TREES.dirents, direntKey(1, 'a')), del(TREES.dircookies, dircookieKey(1, e.cookie))]);
-    await expectFoundAndRepaired(['nlink', 'unreachable']);
+    await expectFoundAndRepaired(['dir-size', 'nlink', 'unreachable']);
     const f = await t.fs.lookupPath(root, `/lost+found/#${ino.a}/b/file`);
     expect(f.ino).toBe(ino.file);
     expect((await t.fs.lookupPath(root, `/lost+found/#${ino.a}/..`)).ino).toBe((await t.fs.lookup(root, 1, 'lost+found')).ino);
@@ -251,7 +260,7 @@ describe('fsck finds each kind of problem and repairs it', () => {
       put(TREES.dircookies, dircookieKey(ino.b, cookie), dircookieCodec.encode({ name: 'up', ino: ino.a, type: S_IFDIR })),
       putInode(ino.b, { ...b, nextCookie: cookie + 1 }),
     ]);
-    const r = await expectFoundAndRepaired(['dir-parent', 'nlink', 'nlink', 'unreachable']);
+    const r = await expectFoundAndRepaired(['dir-parent', 'dir-size', 'dir-size', 'nlink', 'nlink', 'unreachable']);
     expect(r.problems.find((p) => p.kind === 'unreachable')).toMatchObject({ ino: ino.a });
     expect((await t.fs.lookupPath(root, `/lost+found/#${ino.a}/b/file`)).ino).toBe(ino.file);
   });
