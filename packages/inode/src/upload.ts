@@ -41,6 +41,12 @@ export const UPLOAD_INO_BATCH = 64;
 /** Segments the upload writer keeps open, and the bytes it may hold before writes wait. */
 const UPLOAD_OPEN_SEGMENTS = 32;
 const UPLOAD_BUFFERED_BYTES = 160 * 1024 * 1024;
+/**
+ * Upload segments close at this size: large objects travel in few large PUTs
+ * (a backend's cost per object dominates below a few tens of MiB), while small
+ * uploads still share one segment, closed by the commit that needs it.
+ */
+const UPLOAD_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 /** A file being uploaded: append its bytes, then commitUpload() it (or abort()). */
 export interface Upload {
@@ -94,7 +100,7 @@ class Uploads {
     this.writer = createSegmentWriter({
       store: v.store, containers: dataContainers, nonces: () => v.hh.nextNonce(),
       // Many large uploads at once each stream into a segment of their own.
-      maxOpenSegments: UPLOAD_OPEN_SEGMENTS, maxBufferedBytes: UPLOAD_BUFFERED_BYTES,
+      maxOpenSegments: UPLOAD_OPEN_SEGMENTS, maxBufferedBytes: UPLOAD_BUFFERED_BYTES, maxFlushSize: UPLOAD_SEGMENT_BYTES,
       onDurable: async (seg) => this.durable(seg),
       onFailed: (f) => this.failed(f),
       logger: v.logger,
