@@ -25,6 +25,7 @@ import type {
   ObjectStore, OpenSegment, OpenSegmentOptions, PutBody, PutOptions,
 } from '../types.js';
 import { UploadBody } from './s3-body.js';
+import { sleep } from './swift-retry.js';
 
 export interface RetryingStoreOptions {
   /** Attempts per operation, the first included (default 10). */
@@ -114,7 +115,7 @@ class RetryingStore implements ObjectStore {
           throw err;
         }
         wasAmbiguous ||= ambiguous(err);
-        await pause(this.backoff(attempt), signal, what);
+        await sleep(this.backoff(attempt), signal, what);
       }
     }
   }
@@ -200,7 +201,7 @@ class RetryingContainer extends ContainerBase {
         } catch (e) {
           current.destroy();
           if (closed || !isRetryable(e) || attempt >= store.policy.maxAttempts) throw e;
-          await pause(store.backoff(attempt), signal, what);
+          await sleep(store.backoff(attempt), signal, what);
           const range = { offset: first.offset + seen, length: first.length - seen };
           const next = await store.retry(what, signal, () => inner.get(name, { range, ...(signal ? { signal } : {}) }));
           if (next.info.etag !== first.info.etag || next.info.size !== first.info.size || next.length !== range.length) {
@@ -354,18 +355,3 @@ class RetryingSegment implements OpenSegment {
   }
 }
 
-function pause(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
-  if (signal?.aborted) return Promise.reject(cairnError('CAIRN_ERR_CANCELED', what));
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(cairnError('CAIRN_ERR_CANCELED', what));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -12,6 +12,7 @@ import { cairnError, type CairnError } from '@cairn/errors';
 import type { BackendStats } from '../types.js';
 import { parseS3ErrorBody, s3ResponseError, s3TransportError } from './s3-errors.js';
 import type { ResolvedS3Options } from './s3-options.js';
+import { sleep } from './swift-retry.js';
 
 export type S3Method = 'GET' | 'PUT' | 'HEAD' | 'DELETE';
 
@@ -234,22 +235,6 @@ export async function readLimited(body: Dispatcher.ResponseData['body'], limit: 
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Waits ms, or rejects with CAIRN_ERR_CANCELED when the signal fires. */
-export function sleep(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
-  if (signal?.aborted) return Promise.reject(cairnError('CAIRN_ERR_CANCELED', what));
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(cairnError('CAIRN_ERR_CANCELED', what));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Strips the quotes S3 puts around an ETag. */
 export function unquoteEtag(etag: string | undefined): string {

@@ -27,14 +27,14 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
-/** Waits ms milliseconds; rejects with CAIRN_ERR_CANCELED when signal fires. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(cairnError('CAIRN_ERR_CANCELED', 'retry wait'));
+/** Waits ms milliseconds; rejects with CAIRN_ERR_CANCELED (naming `what`) when signal fires. */
+export function sleep(ms: number, signal?: AbortSignal, what = 'retry wait'): Promise<void> {
+  if (signal?.aborted) return Promise.reject(cairnError('CAIRN_ERR_CANCELED', what));
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(cairnError('CAIRN_ERR_CANCELED', 'retry wait'));
+      reject(cairnError('CAIRN_ERR_CANCELED', what));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
