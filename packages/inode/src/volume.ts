@@ -10,7 +10,7 @@ import { formatVolume, openVolume, type Headhunter, type HeadhunterOptions } fro
 import type { ObjectStore } from '@cairn/objstore';
 import { openReplayLog, type ReplayLog } from '@cairn/replaylog';
 import { createReadCache, createSegmentWriter, segmentLocator, type SegmentWriter } from '@cairn/segments';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Vol, type ResolvedOptions } from './context.js';
 import { commitSegment, segmentFailed } from './data.js';
 import {
@@ -89,7 +89,7 @@ export async function formatFilesystem(o: FormatFilesystemOptions): Promise<{ vo
     await hh?.close();
     await log.close();
   }
-  logger.info({ volumeId, volume: o.volume }, 'filesystem formatted');
+  logger.info({ volumeId, ...volumeField(logger, o.volume) }, 'filesystem formatted');
   return { volumeId };
 }
 
@@ -184,7 +184,7 @@ export async function mount(o: MountOptions): Promise<Mounted> {
     };
     every(opts.journalCompactIntervalMs, 'journal compaction', () => compactJournal(v));
     every(opts.segmentReclaimIntervalMs, 'segment deletion', () => reclaimSegments(v));
-    logger.info({ volumeId: meta.volumeId, volume: o.volume }, 'filesystem mounted');
+    logger.info({ volumeId: meta.volumeId, ...volumeField(logger, o.volume) }, 'filesystem mounted');
     return { vol: v, timers };
   } catch (err) {
     await writer?.close().catch(() => {});
@@ -237,4 +237,9 @@ export async function abandon(m: Mounted): Promise<void> {
   await v.hh.close().catch(() => {});
   await v.writer.close().catch(() => {});
   v.cache.clear();
+}
+
+/** The volume name for a log line, unless the logger already carries it (a child logger of the caller). */
+function volumeField(logger: Logger, volume: string): { volume?: string } {
+  return logger.bindings()['volume'] === undefined ? { volume } : {};
 }
