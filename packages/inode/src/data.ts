@@ -110,6 +110,23 @@ export async function write(v: Vol, cred: Cred, ino: number, offset: number, dat
 
 // ---- read -------------------------------------------------------------------
 
+/** Extents looked up past a sequential read, for the read cache's read-ahead. */
+const AHEAD_EXTENTS = 16;
+/** Files whose last read end is remembered per volume (sequential readers). */
+const READ_ENDS = 1024;
+const readEnds = new WeakMap<Vol, Map<number, number>>();
+
+/** Whether a read at `offset` continues the previous read of the file; remembers where this one ends. */
+function continuesRead(v: Vol, ino: number, offset: number, end: number): boolean {
+  let ends = readEnds.get(v);
+  if (ends === undefined) readEnds.set(v, (ends = new Map()));
+  const prev = ends.get(ino);
+  ends.delete(ino);
+  if (ends.size >= READ_ENDS) ends.delete(ends.keys().next().value!);
+  ends.set(ino, end);
+  return prev === offset;
+}
+
 /**
  * Reads up to `length` bytes at `offset` (fewer at the end of the file; holes
  * are zeros). Pending writes are seen at once. Needs read permission unless
@@ -135,15 +152,24 @@ export async function read(v: Vol, cred: Cred, ino: number, offset: number, leng
         for (const e of pending) size = Math.max(size, e.fileOffset + e.length);
         const len = Math.max(0, Math.min(length, MAX_RW_COUNT, size - offset));
         const durable = len > 0 ? await lookup(r.extentMap(ino), offset, len) : [];
-        return { rec, size, len, durable };
+        // A sequential reader: where the file continues, so the cache fetches the next segment in time.
+        const aheadLen = len > 0 && continuesRead(v, ino, offset, offset + len) ? Math.min(v.cache.maxReadAheadBytes, size - offset - len) : 0;
+        const ahead = aheadLen > 0 ? await r.extentsAhead(ino, offset + len, offset + len + aheadLen, AHEAD_EXTENTS) : undefined;
+        return { rec, size, len, durable, aheadLen, ahead };
       });
       if (v.extentsVersion(ino) !== gen && attempt < 5) continue;
       touchAtime(v, ino, got.rec);
       if (got.len === 0) return Buffer.alloc(0);
       const extents = await overlayExtents(got.durable, pending);
       const plan = readPlan(extents, offset, got.len, got.size, v.locate);
+      let ahead: ReadStep[] | undefined;
+      if (got.ahead !== undefined) {
+        const unstored = new Set(pending.map((e) => e.nonce));
+        ahead = readPlan(await overlayExtents(got.ahead, pending), offset + got.len, got.aheadLen, got.size, v.locate)
+          .filter((s) => !('zero' in s) && !unstored.has(s.nonce));
+      }
       try {
-        return await readFile(plan, v.cache, v.writer);
+        return await readFile(plan, v.cache, v.writer, ahead);
       } catch (err) {
         throw isCairnError(err) && err.code.startsWith('CAIRN_ERR_FS_') ? err : cairnError('CAIRN_ERR_FS_IO', `read inode ${ino}`, { cause: err });
       }

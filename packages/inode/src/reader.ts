@@ -105,6 +105,24 @@ export class FsReader {
     return treeExtentMap(this.view.tree(TREES.extents), ino);
   }
 
+  /**
+   * The durable extents of a file from `from` on, up to `limit` of them and
+   * none starting at or after `to`; the first may start before `from` (it
+   * covers it). What a sequential reader gets to next, for read-ahead hints.
+   */
+  async extentsAhead(ino: number, from: number, to: number, limit: number): Promise<Extent[]> {
+    const tree = this.view.tree(TREES.extents);
+    const out: Extent[] = [];
+    const floor = await tree.scan({ gte: encodeKey([ino]), lte: extentKey(ino, from), reverse: true, limit: 1 });
+    for (const r of floor) {
+      const e = { fileOffset: offsetOf(r.key), ...extentCodec.decode(r.value) };
+      if (e.fileOffset + e.length > from) out.push(e);
+    }
+    const rows = await tree.scan({ gt: extentKey(ino, from), lt: extentKey(ino, to), limit: limit - out.length });
+    for (const r of rows) out.push({ fileOffset: offsetOf(r.key), ...extentCodec.decode(r.value) });
+    return out;
+  }
+
   /** Every durable extent of a file in file order. */
   async allExtents(ino: number): Promise<Extent[]> {
     const out: Extent[] = [];

@@ -13,6 +13,12 @@
 // the end of its object hands its window on: the next cold read at a line
 // boundary of an object nobody reads starts with that window, fetching the
 // new segment in one large GET instead of growing a window again.
+//
+// When the caller says where the bytes continue (the file's next extents), the
+// window reaches across: once the rest of the current range is shorter than the
+// window, the start of the next range is fetched ahead for the stream its
+// reader will continue there, in steps of at least half a window. The next
+// segment's GET (and its first-byte latency) then overlaps the current one.
 
 /** A sequential reader of one object. */
 export interface Stream {
@@ -57,6 +63,23 @@ export class ObjectState {
     stream.next = offset + length;
     stream.lastReadAt = now;
     return { stream, sequential: i >= 0 };
+  }
+
+  /**
+   * The stream a reader continuing at `offset` of this object will find (a
+   * file's bytes continue here after another range): found or made, with
+   * `window` and, for a new one, nothing fetched yet (frontier: the line of offset).
+   */
+  expect(offset: number, line: number, window: number, now: number): Stream {
+    let stream = this.streams.find((s) => s.next === offset);
+    if (stream === undefined) {
+      stream = { next: offset, frontier: line, window, lastReadAt: now, handedOn: false };
+      if (this.streams.length >= STREAMS_PER_OBJECT) this.streams.shift();
+      this.streams.push(stream);
+    }
+    stream.window = Math.max(stream.window, window);
+    stream.lastReadAt = now;
+    return stream;
   }
 }
 

@@ -3,7 +3,9 @@
 // per contiguous run, streamed into the lines as the bytes arrive, and
 // concurrent reads of a line share its GET. A reader that continues where its
 // previous read of the object ended is a sequential stream: the lines after it
-// are fetched ahead in growing windows (read-ahead.ts). Segments never change
+// are fetched ahead in growing windows (read-ahead.ts); when the caller says
+// where the bytes continue (the file's next extents), the window reaches into
+// them, so the next segment is on its way before the reader gets there. Segments never change
 // once written (a nonce is never reused), so lines never go stale; invalidate()
 // only frees memory after a segment was deleted.
 //
@@ -18,7 +20,7 @@ import type { ObjectStore } from '@cairn/objstore';
 import { pino, type Logger } from 'pino';
 import { Handoffs, ObjectState, readAheadRange, streamWants, type Stream, type WindowLimits } from './read-ahead.js';
 import { Line } from './read-line.js';
-import type { ObjectRef, ReadCache, ReadCacheOptions, ReadCacheStats } from './types.js';
+import type { DataStep, ObjectRef, ReadCache, ReadCacheOptions, ReadCacheStats } from './types.js';
 
 const MiB = 1024 * 1024;
 /** Objects whose size and streams are remembered. */
@@ -45,6 +47,28 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
     maxLines: readAheadLines === 0 ? 0 : Math.max(readAheadLines, Math.floor(Math.min(maxReadAheadBytes, readAheadBytes) / lineSize)),
   };
   return new Cache(options.store, lineSize, budgetBytes, readAheadBytes, limits, options.logger ?? pino({ level: 'silent' }));
+}
+
+/** A run of bytes the reader continues with: contiguous steps of one object merged. */
+interface Run {
+  readonly ref: ObjectRef;
+  readonly offset: number;
+  length: number;
+}
+
+/** The runs a read of `ref` that ended at `end` continues with: the first continues the read (possibly empty). */
+function continuation(ref: ObjectRef, end: number, next: readonly DataStep[]): Run[] {
+  const runs: Run[] = [{ ref, offset: end, length: 0 }];
+  for (const step of next) {
+    const last = runs[runs.length - 1]!;
+    if (step.length <= 0) continue;
+    if (step.container === last.ref.container && step.object === last.ref.name && step.segmentOffset === last.offset + last.length) {
+      last.length += step.length;
+    } else {
+      runs.push({ ref: { container: step.container, name: step.object }, offset: step.segmentOffset, length: step.length });
+    }
+  }
+  return runs;
 }
 
 class Cache implements ReadCache {
@@ -78,13 +102,17 @@ class Cache implements ReadCache {
     private readonly logger: Logger,
   ) {}
 
+  get maxReadAheadBytes(): number {
+    return this.limits.maxLines * this.lineSize;
+  }
+
   async read(ref: ObjectRef, offset: number, length: number): Promise<Buffer> {
     const out = Buffer.allocUnsafe(length >= 0 && Number.isSafeInteger(length) ? length : 0);
     await this.readInto(ref, offset, length, out, 0);
     return out;
   }
 
-  async readInto(ref: ObjectRef, offset: number, length: number, target: Buffer, targetOffset: number): Promise<void> {
+  async readInto(ref: ObjectRef, offset: number, length: number, target: Buffer, targetOffset: number, next?: readonly DataStep[]): Promise<void> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `read cache range [${offset}, +${length})`);
     }
@@ -110,11 +138,15 @@ class Cache implements ReadCache {
         continues = true;
       }
     }
-    if (continues && !stream.handedOn && stream.window > 0 && obj.size !== undefined && obj.size - stream.next < L) {
+    if (next === undefined && continues && !stream.handedOn && stream.window > 0 && obj.size !== undefined && obj.size - stream.next < L) {
       stream.handedOn = true;
       this.handoffs.offer(stream.window, now);
     }
-    const wanted = this.demand(ref, objKey, obj, first, last, continues ? stream : undefined);
+    // Where the reader's bytes jump elsewhere (known from `next`), read-ahead in this object stops.
+    const runs = continues && next !== undefined ? continuation(ref, offset + length, next) : undefined;
+    const stop = runs !== undefined && runs.length > 1 ? runs[0]!.offset + runs[0]!.length : undefined;
+    const wanted = this.demand(ref, objKey, obj, first, last, continues ? stream : undefined, stop);
+    if (runs !== undefined && runs.length > 1 && stream.window > 0) this.continueAhead(runs, stream.window, now);
     try {
       let done = 0;
       for (const line of wanted) {
@@ -171,7 +203,7 @@ class Cache implements ReadCache {
    * sequential read the lines its stream should fetch ahead; starts one GET per
    * contiguous run of missing lines.
    */
-  private demand(ref: ObjectRef, objKey: string, obj: ObjectState, first: number, last: number, stream: Stream | undefined): Line[] {
+  private demand(ref: ObjectRef, objKey: string, obj: ObjectState, first: number, last: number, stream: Stream | undefined, stop: number | undefined): Line[] {
     const wanted: Line[] = [];
     let run: Line[] = [];
     let missed = false;
@@ -194,28 +226,71 @@ class Cache implements ReadCache {
       wanted.push(fresh);
       run.push(fresh);
     }
-    const endLine = obj.size === undefined ? undefined : Math.ceil(obj.size / this.lineSize) - 1;
+    let endLine = obj.size === undefined ? undefined : Math.ceil(obj.size / this.lineSize) - 1;
+    if (stop !== undefined) endLine = Math.min(endLine ?? Infinity, Math.ceil(stop / this.lineSize) - 1);
     const ahead = stream ? readAheadRange(stream, last, this.limits, endLine, missed) : undefined;
-    if (stream && ahead) {
-      for (let i = ahead.from; i < ahead.to; i++) {
-        const key = `${objKey}#${i}`;
-        if (this.lines.has(key)) {
-          if (run.length > 0) run = this.fetch(ref, objKey, obj, run);
-          continue;
-        }
-        const length = this.expectedLength(obj, i);
-        if (!this.makeRoom(length, true)) {
-          stream.frontier = i;
-          break;
-        }
-        const line = new Line(key, i, length, true, stream);
-        this.readAheads++;
-        this.add(line);
-        run.push(line);
-      }
-    }
+    if (stream && ahead) run = this.fetchAhead(ref, objKey, obj, stream, ahead.from, ahead.to, run);
     if (run.length > 0) this.fetch(ref, objKey, obj, run);
     return wanted;
+  }
+
+  /**
+   * Fetches lines [from, to) of an object ahead for `stream` (after the lines
+   * of `run`, which the caller fetches with them); lines held already split
+   * the GETs. Stops (moving the frontier back) where read-ahead finds no room.
+   * Returns the run still to fetch.
+   */
+  private fetchAhead(ref: ObjectRef, objKey: string, obj: ObjectState, stream: Stream, from: number, to: number, run: Line[]): Line[] {
+    for (let i = from; i < to; i++) {
+      const key = `${objKey}#${i}`;
+      if (this.lines.has(key)) {
+        if (run.length > 0) run = this.fetch(ref, objKey, obj, run);
+        continue;
+      }
+      const length = this.expectedLength(obj, i);
+      if (!this.makeRoom(length, true)) {
+        stream.frontier = i;
+        break;
+      }
+      const line = new Line(key, i, length, true, stream);
+      this.readAheads++;
+      this.add(line);
+      run.push(line);
+    }
+    return run;
+  }
+
+  /**
+   * A sequential reader continues with `runs` (continuation()). While the
+   * bytes left before a jump (to another object, or elsewhere in this one)
+   * are fewer than the stream's window, the start of the range after the jump
+   * is fetched ahead, up to the window, for the stream its reader will
+   * continue there; in steps of at least half a window, so that the GETs stay
+   * large.
+   */
+  private continueAhead(runs: readonly Run[], window: number, now: number): void {
+    const L = this.lineSize;
+    const reach = window * L;
+    let left = runs[0]!.length;
+    for (let k = 1; k < runs.length && left < reach; k++) {
+      const r = runs[k]!;
+      const want = Math.min(r.length, reach - left);
+      left += r.length;
+      const objKey = `${r.ref.container}/${r.ref.name}`;
+      const obj = this.object(objKey);
+      const firstLine = Math.floor(r.offset / L);
+      let to = Math.ceil((r.offset + want) / L);
+      if (obj.size !== undefined) to = Math.min(to, Math.ceil(obj.size / L));
+      const stream = obj.expect(r.offset, firstLine, window, now);
+      const from = Math.max(stream.frontier, firstLine);
+      // A fresh stream fetches what it wants at once; a prepared one grows in steps of half a
+      // window, or up to the end of its range when a later range shows that it ends there.
+      const rangeDone = k < runs.length - 1 && to >= Math.ceil((r.offset + r.length) / L);
+      if (to <= from || (from > firstLine && (to - from) * 2 < window && !rangeDone)) continue;
+      stream.frontier = to;
+      const run = this.fetchAhead(r.ref, objKey, obj, stream, from, to, []);
+      if (run.length > 0) this.fetch(r.ref, objKey, obj, run);
+    }
   }
 
   /** A cached line a read uses: counted, and moved to the most recently used end. */

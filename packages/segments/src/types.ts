@@ -286,8 +286,17 @@ export interface ObjectRef {
 export interface ReadCache {
   /** The bytes [offset, offset+length) of an immutable object. */
   read(ref: ObjectRef, offset: number, length: number): Promise<Buffer>;
-  /** The same bytes, copied into target at targetOffset. */
-  readInto(ref: ObjectRef, offset: number, length: number, target: Buffer, targetOffset: number): Promise<void>;
+  /**
+   * The same bytes, copied into target at targetOffset. `next`: where the
+   * reader's bytes continue after this range, in order (the following data
+   * steps of its file, e.g. `maxReadAheadBytes` of them). A sequential stream
+   * whose window reaches past the end of the range fetches the start of those
+   * steps ahead, so the next segment's GET is under way before the reader gets
+   * there. Only a hint: it never changes what the read returns.
+   */
+  readInto(ref: ObjectRef, offset: number, length: number, target: Buffer, targetOffset: number, next?: readonly DataStep[]): Promise<void>;
+  /** The largest read-ahead window of a stream in bytes: how far ahead `next` is useful. */
+  readonly maxReadAheadBytes: number;
   /** Drops the cached lines of an object (after it was deleted). */
   invalidate(ref: ObjectRef): void;
   /** Drops every line. */
