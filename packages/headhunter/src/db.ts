@@ -340,8 +340,10 @@ function attempt<T>(core: Core, res: PinnedResolver, build: (tx: TxnImpl) => T):
 function install(core: Core, tx: TxnImpl, seq: number, lsn: bigint): void {
   const st = core.state;
   for (const [name, t] of tx.work) st.trees.set(name, t);
-  for (const name of tx.deletedSnapshots) st.snapshots.delete(name);
-  for (const [name, s] of tx.createdSnapshots) st.snapshots.set(name, s);
+  if (tx.touchedSnapshots) {
+    for (const name of tx.deletedSnapshots) st.snapshots.delete(name);
+    for (const [name, s] of tx.createdSnapshots) st.snapshots.set(name, s);
+  }
   for (const ref of tx.ctx.freed) core.freeRef(ref, seq);
   for (const n of tx.ctx.droppedInFlight) n.write!.droppedDuringWrite.push(n);
   core.dirtyBytes += tx.ctx.copiedBytes;

@@ -176,6 +176,12 @@ export interface Txn {
   scan(tree: string, options?: TxnScanOptions): Entry[];
   count(tree: string, range?: KeyRange): number;
   put(tree: string, key: Uint8Array, value: Uint8Array): void;
+  /**
+   * put() without the defensive copies: the tree keeps `key` and `value`
+   * themselves, so the caller must never change them afterwards (for buffers
+   * it just encoded and hands over). get() may return `value` itself.
+   */
+  putOwned(tree: string, key: Buffer, value: Buffer): void;
   del(tree: string, key: Uint8Array): void;
 }
 

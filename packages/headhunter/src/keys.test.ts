@@ -50,6 +50,19 @@ function normalize(t: KeyPart[]): unknown[] {
   });
 }
 
+describe('encodeKey fast paths', () => {
+  it('write the same bytes as the general encoding of each part', () => {
+    const uint = fc.oneof(fc.nat(), fc.constantFrom(0, 1, 255, 256, 65535, 65536, 2 ** 32, Number.MAX_SAFE_INTEGER));
+    const second = fc.oneof(uint, fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 8 }), fc.constantFrom('', '\0', 'a\0b', 'x'.repeat(1025), '\u007f', '\u0080'));
+    fc.assert(fc.property(uint, second, (a, b) => {
+      const general = (p: KeyPart): Buffer => encodeKey([typeof p === 'number' ? BigInt(p) : p]);
+      expect(encodeKey([a])).toEqual(general(a));
+      expect(encodeKey([a, b])).toEqual(Buffer.concat([general(a), general(b)]));
+      expect(decodeKey(encodeKey([a, b]))).toEqual([a, b]);
+    }), { numRuns: 1000 });
+  });
+});
+
 describe('tuple keys', () => {
   it('byte order of encodings equals tuple order', () => {
     fc.assert(fc.property(tuple, tuple, (a, b) => {

@@ -28,6 +28,8 @@ const MAX_U64 = (1n << 64n) - 1n;
 /** Encodes a tuple into a key whose byte order is the tuple order. */
 export function encodeKey(parts: readonly KeyPart[]): Buffer {
   if (!Array.isArray(parts)) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'encodeKey takes an array of key parts');
+  const direct = encodeSmallKey(parts);
+  if (direct !== undefined) return direct;
   const chunks: Buffer[] = [];
   let size = 0;
   for (const p of parts) {
@@ -36,6 +38,70 @@ export function encodeKey(parts: readonly KeyPart[]): Buffer {
     size += c.length;
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** Bytes of a safe unsigned integer element (tag included), or -1. */
+function safeUintSize(p: unknown): number {
+  if (typeof p !== 'number' || !Number.isSafeInteger(p) || p < 0) return -1;
+  let n = 0;
+  for (let t = p; t > 0; t = Math.floor(t / 256)) n++;
+  return 1 + n;
+}
+
+/** Bytes of a string element (tag and terminator included) for an ASCII string without NUL, or -1. */
+function asciiSize(p: unknown): number {
+  if (typeof p !== 'string' || p.length > 1024) return -1;
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c === 0 || c > 0x7f) return -1;
+  }
+  return p.length + 2;
+}
+
+function writeSafeUint(out: Buffer, at: number, v: number, size: number): void {
+  out[at] = TAG_UINT0 + size - 1;
+  let t = v;
+  for (let i = at + size - 1; i > at; i--) {
+    out[i] = t % 256;
+    t = Math.floor(t / 256);
+  }
+}
+
+function writeAscii(out: Buffer, at: number, s: string): void {
+  out[at++] = TAG_STRING;
+  for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
+  out[at] = 0;
+}
+
+/**
+ * The common keys, (uint), (uint, uint) and (uint, ASCII string without NUL),
+ * written straight into one buffer (the same bytes as the general path);
+ * undefined for anything else.
+ */
+function encodeSmallKey(parts: readonly KeyPart[]): Buffer | undefined {
+  if (parts.length === 0 || parts.length > 2) return undefined;
+  const a = safeUintSize(parts[0]);
+  if (a < 0) return undefined;
+  if (parts.length === 1) {
+    const out = Buffer.allocUnsafe(a);
+    writeSafeUint(out, 0, parts[0] as number, a);
+    return out;
+  }
+  const p1 = parts[1];
+  if (typeof p1 === 'number') {
+    const b = safeUintSize(p1);
+    if (b < 0) return undefined;
+    const out = Buffer.allocUnsafe(a + b);
+    writeSafeUint(out, 0, parts[0] as number, a);
+    writeSafeUint(out, a, p1, b);
+    return out;
+  }
+  const b = asciiSize(p1);
+  if (b < 0) return undefined;
+  const out = Buffer.allocUnsafe(a + b);
+  writeSafeUint(out, 0, parts[0] as number, a);
+  writeAscii(out, a, p1 as string);
+  return out;
 }
 
 function encodePart(p: KeyPart): Buffer {

@@ -11,7 +11,7 @@ import {
   NODE_HEADER_BYTES, NODE_KIND_INDEX, NODE_KIND_LEAF, NODE_MAGIC, NODE_OBJECT_HEADER_BYTES,
   NODE_OBJECT_MAGIC, NODE_OBJECT_VERSION, NODE_VERSION,
 } from './format.js';
-import { fromBigInt, packScratch, toBigInt, toSafeInt, unpack } from './msgpack.js';
+import { fromBigInt, packScratchFast, toBigInt, toSafeInt, unpack } from './msgpack.js';
 import { IndexNode, LeafNode, NodeRef, indexBytes, isRef, type Node } from './node.js';
 
 /** The node object header. */
@@ -50,7 +50,7 @@ export function encodeNode(node: Node, nonce: bigint, offset: number, refOf: (n:
   let kind: number;
   if (node.kind === 1) {
     kind = NODE_KIND_LEAF;
-    body = packScratch([node.keys, node.vals]);
+    body = packScratchFast([node.keys, node.vals]);
   } else {
     kind = NODE_KIND_INDEX;
     const kids = node.kids.map((p) => {
@@ -58,7 +58,7 @@ export function encodeNode(node: Node, nonce: bigint, offset: number, refOf: (n:
       if (!r) throw cairnError('CAIRN_ERR_INTERNAL', 'index node points at an unwritten child');
       return [fromBigInt(r.nonce), r.offset, r.length];
     });
-    body = packScratch([node.seps, kids, node.counts]);
+    body = packScratchFast([node.seps, kids, node.counts]);
   }
   const rec = Buffer.allocUnsafe(NODE_HEADER_BYTES + body.length);
   rec.writeUInt16BE(NODE_MAGIC, 0);

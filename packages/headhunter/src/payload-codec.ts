@@ -33,6 +33,146 @@ export interface CommitRecord {
 }
 
 export function encodeCommit(c: CommitRecord): Buffer {
+  return encodeCommitDirect(c) ?? encodeCommitPacked(c);
+}
+
+/** Bytes of a msgpack string header + body for a short ASCII string, or -1 (not ASCII or too long). */
+function asciiStrBytes(s: string): number {
+  const n = s.length;
+  if (n >= 0x100) return -1;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return -1;
+  return n < 0x20 ? 1 + n : 2 + n;
+}
+
+function uintBytes(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x100) return 2;
+  if (v < 0x10000) return 3;
+  if (v <= 0xffffffff) return 5;
+  return 9;
+}
+
+function binBytes(b: Buffer): number {
+  const n = b.length;
+  return n < 0x100 ? 2 + n : n < 0x10000 ? 3 + n : 5 + n;
+}
+
+function writeAscii(out: Buffer, pos: number, s: string): number {
+  const n = s.length;
+  if (n < 0x20) out[pos++] = 0xa0 | n;
+  else {
+    out[pos++] = 0xd9;
+    out[pos++] = n;
+  }
+  for (let i = 0; i < n; i++) out[pos++] = s.charCodeAt(i);
+  return pos;
+}
+
+function writeUint(out: Buffer, pos: number, v: number): number {
+  if (v < 0x80) out[pos++] = v;
+  else if (v < 0x100) {
+    out[pos++] = 0xcc;
+    out[pos++] = v;
+  } else if (v < 0x10000) {
+    out[pos++] = 0xcd;
+    out.writeUInt16BE(v, pos);
+    pos += 2;
+  } else if (v <= 0xffffffff) {
+    out[pos++] = 0xce;
+    out.writeUInt32BE(v, pos);
+    pos += 4;
+  } else {
+    out[pos++] = 0xcb; // msgpackr writes integers above 32 bits as float64
+    out.writeDoubleBE(v, pos);
+    pos += 8;
+  }
+  return pos;
+}
+
+function writeBin(out: Buffer, pos: number, b: Buffer): number {
+  const n = b.length;
+  if (n < 0x100) {
+    out[pos++] = 0xc4;
+    out[pos++] = n;
+  } else if (n < 0x10000) {
+    out[pos++] = 0xc5;
+    out.writeUInt16BE(n, pos);
+    pos += 2;
+  } else {
+    out[pos++] = 0xc6;
+    out.writeUInt32BE(n, pos);
+    pos += 4;
+  }
+  if (n > 64) b.copy(out, pos);
+  else for (let i = 0; i < n; i++) out[pos + i] = b[i]!;
+  return pos + n;
+}
+
+/**
+ * The commit of put and del ops, encoded straight into the payload: the
+ * bytes msgpackr would write for the same value (one copy of each key and
+ * value, no intermediate arrays). undefined for anything else (snapshot and
+ * tree ops, non-ASCII or long strings, odd numbers): encodeCommitPacked does those.
+ */
+function encodeCommitDirect(c: CommitRecord): Buffer | undefined {
+  const { epoch, seq, ops } = c;
+  if (!Number.isSafeInteger(epoch) || epoch < 0 || !Number.isSafeInteger(seq) || seq < 0) return undefined;
+  const vid = asciiStrBytes(c.volumeId);
+  if (vid < 0) return undefined;
+  const n = ops.length;
+  let size = PAYLOAD_HEADER_BYTES + 1 + vid + uintBytes(epoch) + uintBytes(seq) + (n < 0x10 ? 1 : n < 0x10000 ? 3 : 5);
+  for (let i = 0; i < n; i++) {
+    const o = ops[i]!;
+    if (o.op !== OP_PUT && o.op !== OP_DEL) return undefined;
+    const t = asciiStrBytes(o.tree);
+    if (t < 0 || !Buffer.isBuffer(o.key)) return undefined;
+    size += 2 + t + binBytes(o.key);
+    if (o.op === OP_PUT) {
+      if (!Buffer.isBuffer(o.value)) return undefined;
+      size += binBytes(o.value);
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt16BE(PAYLOAD_MAGIC, 0);
+  out[2] = PAYLOAD_VERSION;
+  out[3] = PAYLOAD_KIND_COMMIT;
+  let pos = PAYLOAD_HEADER_BYTES;
+  out[pos++] = 0x94;
+  pos = writeAscii(out, pos, c.volumeId);
+  pos = writeUint(out, pos, epoch);
+  pos = writeUint(out, pos, seq);
+  if (n < 0x10) out[pos++] = 0x90 | n;
+  else if (n < 0x10000) {
+    out[pos++] = 0xdc;
+    out.writeUInt16BE(n, pos);
+    pos += 2;
+  } else {
+    out[pos++] = 0xdd;
+    out.writeUInt32BE(n, pos);
+    pos += 4;
+  }
+  for (let i = 0; i < n; i++) {
+    const o = ops[i]!;
+    if (o.op === OP_PUT) {
+      out[pos++] = 0x94;
+      out[pos++] = OP_PUT;
+      pos = writeAscii(out, pos, o.tree);
+      pos = writeBin(out, pos, o.key);
+      pos = writeBin(out, pos, o.value);
+    } else if (o.op === OP_DEL) {
+      out[pos++] = 0x93;
+      out[pos++] = OP_DEL;
+      pos = writeAscii(out, pos, o.tree);
+      pos = writeBin(out, pos, o.key);
+    }
+  }
+  if (pos !== size) throw cairnError('CAIRN_ERR_INTERNAL', `replay-log payload: wrote ${pos} of ${size} bytes`);
+  out.writeUInt32BE(crc32c(out.subarray(PAYLOAD_HEADER_BYTES)), 4);
+  return out;
+}
+
+/** The general encoder (every op kind), through msgpackr. */
+export function encodeCommitPacked(c: CommitRecord): Buffer {
   const ops = c.ops.map((o) => {
     switch (o.op) {
       case OP_PUT: return [OP_PUT, o.tree, o.key, o.value];

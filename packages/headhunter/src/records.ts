@@ -5,7 +5,7 @@
 // through the spec and validates the shape before handing the value out.
 
 import { cairnError } from '@cairn/errors';
-import { pack, unpack } from './msgpack.js';
+import { packWithHeader, unpack } from './msgpack.js';
 
 export interface RecordSpec<T> {
   /** Name for error messages ("inode", "dirent"). */
@@ -34,17 +34,13 @@ export function defineRecord<T>(spec: RecordSpec<T>): RecordCodec<T> {
   for (const [k, v] of [['tag', spec.tag], ['version', spec.version]] as const) {
     if (!Number.isInteger(v) || v < 1 || v > 255) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `record ${spec.name}: ${k} ${v} (1..255)`);
   }
+  const header = [spec.tag, spec.version] as const;
   return {
     name: spec.name,
     tag: spec.tag,
     version: spec.version,
     encode(value: T): Buffer {
-      const body = pack(value);
-      const out = Buffer.allocUnsafe(body.length + 2);
-      out[0] = spec.tag;
-      out[1] = spec.version;
-      body.copy(out, 2);
-      return out;
+      return packWithHeader(header, value);
     },
     decode(bytes: Uint8Array): T {
       if (bytes.length < 2 || bytes[0] !== spec.tag) {

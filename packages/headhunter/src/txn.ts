@@ -24,8 +24,17 @@ export class TxnImpl {
   readonly ops: CommitOp[] = [];
   /** Trees changed or created by this attempt. */
   readonly work = new Map<string, TreeState>();
-  readonly createdSnapshots = new Map<string, SnapshotState>();
-  readonly deletedSnapshots = new Set<string>();
+  private created: Map<string, SnapshotState> | undefined;
+  private deleted: Set<string> | undefined;
+
+  /** Snapshots created by this attempt (made on first use: most attempts have none). */
+  get createdSnapshots(): Map<string, SnapshotState> {
+    return (this.created ??= new Map());
+  }
+
+  get deletedSnapshots(): Set<string> {
+    return (this.deleted ??= new Set());
+  }
 
   constructor(
     readonly ctx: WriteCtx,
@@ -60,14 +69,23 @@ export class TxnImpl {
   }
 
   put(tree: string, key: Uint8Array, value: Uint8Array): void {
+    this.putChecked(tree, key, value, false);
+  }
+
+  putOwned(tree: string, key: Buffer, value: Buffer): void {
+    this.putChecked(tree, key, value, true);
+  }
+
+  private putChecked(tree: string, key: Uint8Array, value: Uint8Array, owned: boolean): void {
     checkKey(key);
     if (!(value instanceof Uint8Array)) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'value must be a Uint8Array');
     if (key.length + value.length > this.shape.maxEntryBytes) {
       throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `entry of ${key.length + value.length} bytes (key + value at most ${this.shape.maxEntryBytes})`);
     }
     const t = this.tree(tree);
-    const k = Buffer.from(key);
-    const v = Buffer.from(value);
+    // Owned buffers are the caller's to give away (never changed afterwards): the tree keeps them as they are.
+    const k = owned && Buffer.isBuffer(key) ? key : Buffer.from(key);
+    const v = owned && Buffer.isBuffer(value) ? value : Buffer.from(value);
     const r = treeUpdate(this.ctx, t.root, k, v);
     this.work.set(tree, { root: r.root, count: t.count + r.delta });
     this.ops.push({ op: OP_PUT, tree, key: k, value: v });
@@ -90,8 +108,13 @@ export class TxnImpl {
   }
 
   hasSnapshot(name: string): boolean {
-    if (this.createdSnapshots.has(name)) return true;
-    return this.state.snapshots.has(name) && !this.deletedSnapshots.has(name);
+    if (this.created?.has(name) === true) return true;
+    return this.state.snapshots.has(name) && this.deleted?.has(name) !== true;
+  }
+
+  /** True when the attempt created or deleted a snapshot. */
+  get touchedSnapshots(): boolean {
+    return this.created !== undefined || this.deleted !== undefined;
   }
 
   createSnapshot(name: string, createdAt: number, commitSeq: number): void {

@@ -11,7 +11,7 @@ import type { ReadCache, SegmentLocator, SegmentWriter } from '@cairn/segments';
 import type { Logger } from 'pino';
 import { TREES } from './format.js';
 import { KeyedMutex, TaskSet } from './locks.js';
-import { FsTx } from './tx.js';
+import { DecodedRecords, FsTx } from './tx.js';
 import type { Cred } from './types.js';
 
 export interface ResolvedOptions {
@@ -82,6 +82,8 @@ export class Vol {
   /** The live inode and entry trees: one get reads one commit, no view needed (reader.ts readInode/readDirent). */
   readonly liveInodes: TreeReader;
   readonly liveDirents: TreeReader;
+  /** Decoded inode and meta records of recent transactions (tx.ts DecodedRecords). */
+  readonly decoded = new DecodedRecords();
   private nextFh = 1;
   private genCounter = 0;
   closed = false;
@@ -120,6 +122,7 @@ export class Vol {
     const hh = this.hh;
     const env = {
       now,
+      decoded: this.decoded,
       get checkpointSeq(): number {
         return hh.stats().checkpoint.seq;
       },

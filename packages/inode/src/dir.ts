@@ -57,6 +57,11 @@ function prepareCreate(t: FsTx, cred: Cred, dir: number, name: string): InodeRec
   const dirRec = lookupDir(t, cred, dir);
   checkName(name);
   if (isDotName(name) || t.dirent(dir, name) !== undefined) throw cairnError('CAIRN_ERR_FS_EXISTS', name);
+  return mayCreateIn(cred, dir, dirRec);
+}
+
+/** The last checks of prepareCreate: write permission (EACCES), then a removed directory (ENOENT). */
+function mayCreateIn(cred: Cred, dir: number, dirRec: InodeRec): InodeRec {
   checkAccess(cred, dirRec, MAY_WRITE | MAY_EXEC, `create in inode ${dir}`);
   if (dirRec.nlink === 0) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', `inode ${dir} was removed`);
   return dirRec;
@@ -89,7 +94,7 @@ export async function createFile(
   const umask = umaskOf(o);
   const exclusive = o.exclusive !== false;
   const r = await v.tx((t) => {
-    lookupDir(t, cred, dir);
+    const dirRec = lookupDir(t, cred, dir);
     checkName(name);
     if (isDotName(name)) throw cairnError(exclusive ? 'CAIRN_ERR_FS_EXISTS' : 'CAIRN_ERR_FS_IS_DIR', name);
     const e = t.dirent(dir, name);
@@ -101,7 +106,8 @@ export async function createFile(
       if (want !== 0) checkAccess(cred, rec, want, name);
       return { ino: e.ino, rec, created: false };
     }
-    const d = prepareCreate(t, cred, dir, name);
+    // What prepareCreate would check again: the directory, the name and the entry passed above.
+    const d = mayCreateIn(cred, dir, dirRec);
     const made = insert(t, dir, d, name, newInode(t, cred, d, S_IFREG | (mode & PERM_MASK & ~umask)), 'create');
     return { ...made, created: true };
   });

@@ -380,8 +380,17 @@ export function journalKey(jid: number): Buffer {
   return encodeKey([jid]);
 }
 
-/** Drops undefined fields (msgpack would store them as nil). */
+/** Drops undefined fields (msgpack would store them as nil): `v` itself when it has none. */
 export function compact<T extends object>(v: T): T {
+  const o = v as Record<string, unknown>;
+  let clean = true;
+  for (const k in o) {
+    if (Object.hasOwn(o, k) && o[k] === undefined) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = x;
   return out as T;

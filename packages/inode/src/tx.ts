@@ -7,7 +7,7 @@
 
 import { cairnError } from '@cairn/errors';
 import type { Txn } from '@cairn/headhunter';
-import { FIRST_ENTRY_COOKIE, S_IFMT, TREES } from './format.js';
+import { FIRST_ENTRY_COOKIE, S_IFDIR, S_IFMT, TREES } from './format.js';
 import {
   compact, deadSegCodec, dircookieCodec, dircookieKey, direntCodec, direntKey, direntRange, inodeCodec, inodeKey, journalCodec, journalKey,
   META_KEY, metaCodec, nonceKey, orphanCodec, orphanKey, segmentCodec,
@@ -20,6 +20,48 @@ export interface TxEnv {
   readonly now: bigint;
   /** Newest published checkpoint number (recorded with dead segments). */
   readonly checkpointSeq: number;
+  /** Decoded inode and meta records shared by the volume's transactions (optional). */
+  readonly decoded?: DecodedRecords;
+}
+
+/** Inodes remembered by a DecodedRecords at most (then it starts over). */
+const DECODED_MAX = 4096;
+
+/**
+ * Records decoded (or encoded) before, by the exact Buffer the tree holds
+ * for them. Tree values are never changed in place, and a Buffer that some
+ * transaction encoded but that never reached the tree (a rerun, a failed
+ * attempt) is never handed out by a tree read, so an entry whose Buffer is
+ * the one read now is that record: no decode, no validation. Anything else
+ * (another Buffer, no entry) decodes as usual.
+ */
+export class DecodedRecords {
+  private readonly inodes = new Map<number, { readonly bytes: Buffer; readonly rec: InodeRec }>();
+  private meta: { readonly bytes: Buffer; readonly rec: MetaRec } | undefined;
+
+  inode(ino: number, bytes: Buffer): InodeRec | undefined {
+    const e = this.inodes.get(ino);
+    return e !== undefined && e.bytes === bytes ? e.rec : undefined;
+  }
+
+  /** Keeps directories only: namespace operations read their parent again and again; other inodes rarely. */
+  setInode(ino: number, bytes: Buffer, rec: InodeRec): void {
+    if ((rec.mode & S_IFMT) !== S_IFDIR) {
+      this.inodes.delete(ino);
+      return;
+    }
+    if (this.inodes.size >= DECODED_MAX && !this.inodes.has(ino)) this.inodes.clear();
+    this.inodes.set(ino, { bytes, rec });
+  }
+
+  getMeta(bytes: Buffer): MetaRec | undefined {
+    const e = this.meta;
+    return e !== undefined && e.bytes === bytes ? e.rec : undefined;
+  }
+
+  setMeta(bytes: Buffer, rec: MetaRec): void {
+    this.meta = { bytes, rec };
+  }
 }
 
 export class FsTx {
@@ -42,7 +84,13 @@ export class FsTx {
     if (this.meta === undefined) {
       const b = this.tx.get(TREES.meta, META_KEY);
       if (b === undefined) throw cairnError('CAIRN_ERR_FS_IO', 'the volume has no filesystem meta record (not formatted by formatFilesystem?)');
-      this.meta = metaCodec.decode(b);
+      const d = this.env.decoded;
+      let m = d?.getMeta(b);
+      if (m === undefined) {
+        m = metaCodec.decode(b);
+        d?.setMeta(b, m);
+      }
+      this.meta = m;
     }
     return this.meta;
   }
@@ -67,14 +115,24 @@ export class FsTx {
 
   /** Writes the meta record back if it changed; called once at the end. */
   finish(): void {
-    if (this.metaDirty && this.meta !== undefined) this.tx.put(TREES.meta, META_KEY, metaCodec.encode(this.meta));
+    if (!this.metaDirty || this.meta === undefined) return;
+    const b = metaCodec.encode(this.meta);
+    this.tx.putOwned(TREES.meta, Buffer.from(META_KEY), b);
+    this.env.decoded?.setMeta(b, this.meta);
   }
 
   // ---- inodes -----------------------------------------------------------------
 
   inode(ino: number): InodeRec | undefined {
     const b = this.tx.get(TREES.inodes, inodeKey(ino));
-    return b === undefined ? undefined : inodeCodec.decode(b);
+    if (b === undefined) return undefined;
+    const d = this.env.decoded;
+    let r = d?.inode(ino, b);
+    if (r === undefined) {
+      r = inodeCodec.decode(b);
+      d?.setInode(ino, b, r);
+    }
+    return r;
   }
 
   /** The inode, or ESTALE (a handle to an inode that is gone). */
@@ -94,13 +152,20 @@ export class FsTx {
   /** Writes an inode; bumps its change counter. */
   putInode(ino: number, rec: InodeRec): InodeRec {
     const out = compact({ ...rec, change: rec.change + 1 });
-    this.tx.put(TREES.inodes, inodeKey(ino), inodeCodec.encode(out));
+    this.writeInode(ino, out);
     return out;
   }
 
   /** Writes an inode exactly as given (no change bump). */
   putInodeRaw(ino: number, rec: InodeRec): void {
-    this.tx.put(TREES.inodes, inodeKey(ino), inodeCodec.encode(compact(rec)));
+    this.writeInode(ino, compact(rec));
+  }
+
+  /** `rec` has no undefined fields (compact). */
+  private writeInode(ino: number, rec: InodeRec): void {
+    const b = inodeCodec.encode(rec);
+    this.tx.putOwned(TREES.inodes, inodeKey(ino), b);
+    this.env.decoded?.setInode(ino, b, rec);
   }
 
   delInode(ino: number): void {
@@ -120,8 +185,8 @@ export class FsTx {
   }
 
   private putEntry(dir: number, name: string, e: DirentRec): void {
-    this.tx.put(TREES.dirents, direntKey(dir, name), direntCodec.encode(e));
-    this.tx.put(TREES.dircookies, dircookieKey(dir, e.cookie), dircookieCodec.encode({ name, ino: e.ino, type: e.type }));
+    this.tx.putOwned(TREES.dirents, direntKey(dir, name), direntCodec.encode(e));
+    this.tx.putOwned(TREES.dircookies, dircookieKey(dir, e.cookie), dircookieCodec.encode({ name, ino: e.ino, type: e.type }));
   }
 
   /**
@@ -223,10 +288,14 @@ export class FsTx {
 
   /** Appends a change-journal entry; returns its id. */
   journal(rec: Omit<JournalRec, 'time'>): number {
+    return this.putJournal(compact({ ...rec, time: this.now }) as JournalRec);
+  }
+
+  /** Writes a complete entry (no undefined fields). */
+  private putJournal(full: JournalRec): number {
     const m = this.getMeta();
     const jid = m.nextJid;
-    const full = compact({ ...rec, time: this.now }) as JournalRec;
-    this.tx.put(TREES.journal, journalKey(jid), journalCodec.encode(full));
+    this.tx.putOwned(TREES.journal, journalKey(jid), journalCodec.encode(full));
     this.setMeta({ nextJid: jid + 1 });
     this.journaled.push({ jid, rec: full });
     return jid;
@@ -234,9 +303,21 @@ export class FsTx {
 
   /** Journal entry carrying an inode's new attributes. */
   journalInode(kind: JournalRec['kind'], ino: number, rec: InodeRec | undefined, where: Partial<Pick<JournalRec, 'parent' | 'name' | 'newParent' | 'newName'>> = {}): number {
-    return this.journal({
-      kind, ino, ...where,
-      ...(rec !== undefined ? { mode: rec.mode, uid: rec.uid, gid: rec.gid, size: rec.size, nlink: rec.nlink, mtime: rec.mtime } : {}),
-    });
+    // Built in one go, in the field order of `{ kind, ino, ...where, ...attrs, time }`.
+    const full: Record<string, unknown> = { kind, ino };
+    if (where.parent !== undefined) full.parent = where.parent;
+    if (where.name !== undefined) full.name = where.name;
+    if (where.newParent !== undefined) full.newParent = where.newParent;
+    if (where.newName !== undefined) full.newName = where.newName;
+    if (rec !== undefined) {
+      full.mode = rec.mode;
+      full.uid = rec.uid;
+      full.gid = rec.gid;
+      full.size = rec.size;
+      full.nlink = rec.nlink;
+      full.mtime = rec.mtime;
+    }
+    full.time = this.now;
+    return this.putJournal(full as unknown as JournalRec);
   }
 }
