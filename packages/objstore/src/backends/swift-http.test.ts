@@ -1,6 +1,7 @@
 // The Swift backend's retry loop, auth and error mapping against a local fake
 // Swift that misbehaves on purpose (5xx, resets, stalls, refused tokens).
 
+import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { isCairnError, isRetryable, type CairnError } from '@cairn/errors';
 import fc from 'fast-check';
@@ -358,6 +359,20 @@ describe('swift retry loop', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(everything).not.toContain(token);
     expect(everything).not.toContain('testing');
+  });
+
+  it('a 202 (a newer concurrent PUT won) is last-writer-wins for a put and a lost race for create-if-absent', async () => {
+    const c = open().container('c202');
+    await c.create();
+    const seen = failFirst(3, 202, 'PUT');
+    const info = await c.put('lww', Buffer.from('ours'));
+    expect(info).toMatchObject({ name: 'lww', size: 4 });
+    expect(info.etag).toBe(createHash('md5').update('ours').digest('hex'));
+    const streamed = await c.put('lww', Readable.from([Buffer.from('our'), Buffer.from('s too')]));
+    expect(streamed).toMatchObject({ size: 8, etag: createHash('md5').update('ours too').digest('hex') });
+    const lost = await failure(c.put('lww', Buffer.from('first?'), { ifNoneMatch: true }));
+    expect(isCairnError(lost, 'CAIRN_ERR_OBJ_PRECONDITION_FAILED')).toBe(true);
+    expect(seen()).toBe(3);
   });
 
   it('is closed after close()', async () => {

@@ -187,7 +187,8 @@ class SwiftContainer extends ContainerBase {
     const what = describe({ method: 'PUT', container: this.name, object: name });
     const headers: Record<string, string> = { ...metaHeaders(options.meta), 'content-type': 'application/octet-stream' };
     if (options.ifNoneMatch) headers['if-none-match'] = '*';
-    const expect = options.ifNoneMatch ? [201, 412] : [201];
+    // 202: Swift kept a newer concurrent PUT of the name (object timestamps decide).
+    const expect = options.ifNoneMatch ? [201, 202, 412] : [201, 202];
     const signal = options.signal;
 
     if (body instanceof Uint8Array) {
@@ -203,6 +204,7 @@ class SwiftContainer extends ContainerBase {
       });
       await drainBody(res.body, 0);
       this.store.knownContainers.add(this.name);
+      if (res.status === 202) return this.superseded(name, body.length, sum, options);
       if (res.status === 412) {
         if (res.ambiguous) {
           const info = await this.head(name, signal ? { signal } : {}).catch(() => undefined);
@@ -256,6 +258,7 @@ class SwiftContainer extends ContainerBase {
       throw err;
     }
     await drainBody(res.body, 0);
+    if (res.status === 202) return this.superseded(name, size, (await hash.digest()).md5.toString('hex'), options);
     if (res.status === 412) {
       hash.discard();
       throw cairnError('CAIRN_ERR_OBJ_PRECONDITION_FAILED', `${what}: the object exists`);
@@ -263,6 +266,17 @@ class SwiftContainer extends ContainerBase {
     const info = this.putInfo(name, res, size, (await hash.digest()).md5.toString('hex'), options.meta);
     if (options.ifNoneMatch) await this.confirmCreated(info, Date.now() - started, signal);
     return info;
+  }
+
+  /**
+   * Swift answered 202: a concurrent PUT of the same name with a newer
+   * timestamp is what the object holds. For a plain put that is last-writer-wins
+   * with ours first (our bytes were whole and are now replaced); a
+   * create-if-absent lost the race.
+   */
+  private superseded(name: string, size: number, sum: string, options: PutOptions): ObjectInfo {
+    if (options.ifNoneMatch) throw cairnError('CAIRN_ERR_OBJ_PRECONDITION_FAILED', `PUT ${this.name}/${name}: a concurrent write of the name won`);
+    return { name, size, etag: sum, mtime: ceilSeconds(Date.now()), meta: { ...options.meta } };
   }
 
   /** See put(): after a create-if-absent got 201, are our bytes the ones that stayed? */
