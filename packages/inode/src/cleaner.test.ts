@@ -69,11 +69,11 @@ async function partlyDead(t: TestFs, name: string, seed: number): Promise<{ ino:
   const ino = (await t.fs.create(root, 1, name, 0o644)).attr.ino;
   const model = pattern(64 * 1024, seed);
   await t.fs.write(root, ino, 0, model);
-  await t.fs.fsync(ino);
+  await t.fs.flushFile(ino);
   const before = new Set((await segments(vol(t))).keys());
   const over = pattern(40 * 1024, seed + 1);
   await t.fs.write(root, ino, 0, over);
-  await t.fs.fsync(ino);
+  await t.fs.flushFile(ino);
   over.copy(model, 0);
   const segs = await segments(vol(t));
   const old = [...segs.entries()].find(([n, s]) => before.has(n) && s.live === 24 * 1024);
@@ -130,7 +130,7 @@ describe('segment cleaner', () => {
         newSeg = fresh[0]![0];
         const over = pattern(8 * 1024, 9);
         await t.fs.write(root, a.ino, 48 * 1024, over);
-        await t.fs.fsync(a.ino);
+        await t.fs.flushFile(a.ino);
         over.copy(a.model, 48 * 1024);
         await t.fs.setattr(root, b.ino, { size: 50 * 1024 });
         b.model = b.model.subarray(0, 50 * 1024);
@@ -203,7 +203,7 @@ describe('segment cleaner', () => {
     for (const f of files) {
       const over = pattern(12 * 1024, 99);
       await t.fs.write(root, f.ino, 40 * 1024, over);
-      await t.fs.fsync(f.ino);
+      await t.fs.flushFile(f.ino);
       over.copy(f.model, 40 * 1024);
     }
     const ac = new AbortController();

@@ -8,7 +8,7 @@ import { cairnError } from '@cairn/errors';
 import { decodeKey, encodeKey } from '@cairn/headhunter';
 import { attrOf } from './stat.js';
 import type { Vol } from './context.js';
-import { fsync } from './data.js';
+import { flushFile } from './data.js';
 import { MAX_FILE_SIZE, S_IFMT, S_IFREG, TREES, TRIM_CHUNK } from './format.js';
 import { checkCred, checkIno } from './namei.js';
 import { checkAccess, MAY_READ, MAY_WRITE } from './perms.js';
@@ -57,7 +57,7 @@ export async function concatFiles(v: Vol, cred: Cred, dst: number, srcs: readonl
   }
   return withGates(v, [dst, ...srcs], async () => {
     // Under the gates no new write starts; flushing makes every earlier one part of the extent maps.
-    for (const s of new Set([...srcs, dst])) await fsync(v, s);
+    for (const s of new Set([...srcs, dst])) await flushFile(v, s);
     let rec = await v.tx((t) => {
       const d = t.mustInode(dst);
       regular(d, dst);
@@ -114,12 +114,15 @@ export async function setEtag(v: Vol, cred: Cred, ino: number, etag: { value: st
   if (etag === null || typeof etag !== 'object' || typeof etag.value !== 'string' || etag.value.length > 256 || !Number.isSafeInteger(etag.dataVersion)) {
     throw cairnError('CAIRN_ERR_FS_INVALID', 'etag must be {value: string (<= 256), dataVersion}');
   }
-  if (v.writer.pendingExtents(BigInt(ino)).length > 0) return false;
+  // Pending bytes are fine when the record's dataVersion already counts them (settled: an fsync through the intent log, a small upload).
+  const pending = v.writer.pendingExtents(BigInt(ino)).length > 0;
+  if (pending && !v.settledContent.has(ino)) return false;
   return v.tx((t) => {
     const rec = t.mustInode(ino);
     regular(rec, ino);
     checkAccess(cred, rec, MAY_WRITE, `inode ${ino}`);
     if (rec.dataVersion !== etag.dataVersion) return false;
+    if (pending && (v.dataVersions.get(ino) ?? 0) > rec.dataVersion) return false;
     t.putInodeRaw(ino, { ...rec, etag: { value: etag.value, dataVersion: etag.dataVersion } });
     return true;
   });

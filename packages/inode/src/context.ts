@@ -10,6 +10,7 @@ import type { ReplayLog } from '@cairn/replaylog';
 import type { ReadCache, SegmentLocator, SegmentWriter } from '@cairn/segments';
 import type { Logger } from 'pino';
 import { TREES } from './format.js';
+import { IntentLog } from './intents.js';
 import { KeyedMutex, TaskSet } from './locks.js';
 import { DecodedRecords, FsTx } from './tx.js';
 import type { Cred } from './types.js';
@@ -26,6 +27,10 @@ export interface ResolvedOptions {
   readonly segmentReclaimIntervalMs: number;
   readonly retainCheckpoints: number;
   readonly clock: () => bigint;
+  /** fsync through the intent log up to this many pending bytes of a file (0: never). */
+  readonly intentMaxFileBytes: number;
+  /** Bytes the intent log holds at most (beyond: fsync flushes segments). */
+  readonly intentMaxBytes: number;
 }
 
 /** An open file handle. */
@@ -84,6 +89,16 @@ export class Vol {
   readonly liveDirents: TreeReader;
   /** Decoded inode and meta records of recent transactions (tx.ts DecodedRecords). */
   readonly decoded = new DecodedRecords();
+  /** fsync of few pending bytes through the replay log (intents.ts). */
+  readonly intents: IntentLog;
+  /**
+   * Files whose record's dataVersion already counts their pending bytes (a
+   * small upload, upload.ts; an fsync through the intent log, intents.ts): their
+   * segment commit and getattr keep it (until another content change).
+   */
+  readonly settledContent = new Set<number>();
+  /** Small uploads committing now: a segment commit of their bytes waits until the file exists. */
+  readonly creating = new Map<number, Promise<unknown>>();
   private nextFh = 1;
   private genCounter = 0;
   closed = false;
@@ -99,6 +114,7 @@ export class Vol {
     readonly volumeId: string,
     readonly locate: SegmentLocator,
   ) {
+    this.intents = new IntentLog(o.intentMaxFileBytes, o.intentMaxBytes);
     this.liveInodes = hh.tree(TREES.inodes);
     this.liveDirents = hh.tree(TREES.dirents);
   }
@@ -209,7 +225,8 @@ export class Vol {
    */
   committedDataVersion(ino: number, durable: number): number {
     const h = this.dataVersions.get(ino);
-    const next = Math.max(durable + 1, h ?? 0);
+    // Settled: the record already counts the pending bytes; only changes noted since (h) move it.
+    const next = this.settledContent.has(ino) ? Math.max(durable, h ?? 0) : Math.max(durable + 1, h ?? 0);
     if (h !== undefined) this.dataVersions.set(ino, next);
     return next;
   }
@@ -233,7 +250,7 @@ export class Vol {
    */
   shownDataVersion(ino: number, durable: number, pending: boolean): number {
     const h = this.dataVersions.get(ino);
-    if (h === undefined) return pending ? durable + 1 : durable;
+    if (h === undefined) return pending && !this.settledContent.has(ino) ? durable + 1 : durable;
     if (!pending && h <= durable && !this.writing.has(ino)) {
       this.dataVersions.delete(ino);
       return durable;

@@ -33,7 +33,7 @@ describe('dataVersion', () => {
     await step('write 2 (same segment, not flushed)', () => fs.write(root, f, 0, Buffer.from('jello')));
     await step('write 3', () => fs.write(root, f, 5, Buffer.from('!')));
     // A flush changes nothing a reader sees: the value may stay, never go back.
-    await fs.fsync(f);
+    await fs.flushFile(f);
     expect(await dv(f)).toBeGreaterThanOrEqual(seen[seen.length - 1]!);
     seen.push(await dv(f));
     await step('write after flush', () => fs.write(root, f, 1, Buffer.from('E')));
@@ -67,7 +67,7 @@ describe('dataVersion', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
         const f = (await tt.fs.create(root, 1, `f${Math.random().toString(36).slice(2)}`, 0o644)).attr.ino;
-        await tt.fs.fsync(f);
+        await tt.fs.flushFile(f);
         let shown = await dv(f);
         let durable = shown;
         for (const o of ops) {
@@ -80,7 +80,7 @@ describe('dataVersion', () => {
             await fs.fallocate(root, f, 0, o.end);
             changes = o.end > size;
           } else if (o.k === 'fsync') {
-            await fs.fsync(f);
+            await fs.flushFile(f);
             changes = false;
           } else {
             changes = false;
@@ -111,7 +111,7 @@ describe('dataVersion', () => {
     await fs.write(root, f, 0, Buffer.from('v1'));
     const pending = await fs.getattr(root, f);
     expect(await fs.setEtag(root, f, { value: 'md5-v1', dataVersion: pending.dataVersion })).toBe(false); // writes pending
-    await fs.fsync(f);
+    await fs.flushFile(f);
     const a1 = await fs.getattr(root, f);
     expect(await fs.setEtag(root, f, { value: 'md5-v1', dataVersion: a1.dataVersion })).toBe(true);
     expect((await fs.getattr(root, f)).etag).toEqual({ value: 'md5-v1', dataVersion: a1.dataVersion });
@@ -123,7 +123,7 @@ describe('dataVersion', () => {
       await change();
       const a = await fs.getattr(root, f);
       expect(a.etag!.dataVersion).not.toBe(a.dataVersion);
-      await fs.fsync(f);
+      await fs.flushFile(f);
       const b = await fs.getattr(root, f);
       expect(b.etag!.dataVersion).not.toBe(b.dataVersion);
       expect(await fs.setEtag(root, f, { value: 'stale', dataVersion: a1.dataVersion })).toBe(false);

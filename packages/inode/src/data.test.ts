@@ -31,7 +31,7 @@ describe('read and write', () => {
     expect((await fs.getattr(root, f)).size).toBe(5);
     expect(text(await fs.read(root, f, 0, 100))).toBe('help!');
     expect((await fs.statfs()).dirtyFiles).toBe(1);
-    await fs.fsync(f);
+    await fs.flushFile(f);
     expect(text(await fs.read(root, f, 0, 100))).toBe('help!');
     expect(text(await fs.read(root, f, 1, 3))).toBe('elp');
     await fs.write(root, f, 1, Buffer.from('E'));
@@ -43,7 +43,7 @@ describe('read and write', () => {
     await fs.write(root, f, 10, Buffer.from('x'));
     expect((await fs.getattr(root, f)).size).toBe(11);
     expect([...(await fs.read(root, f, 0, 20))]).toEqual([...Buffer.alloc(10), 0x78]);
-    await fs.fsync(f);
+    await fs.flushFile(f);
     expect([...(await fs.read(root, f, 8, 20))]).toEqual([0, 0, 0x78]);
     expect((await fs.read(root, f, 11, 5)).length).toBe(0);
     expect((await fs.read(root, f, 1000, 5)).length).toBe(0);
@@ -58,7 +58,7 @@ describe('read and write', () => {
     expect(a1.mtimeNs).toBeGreaterThan(a0.mtimeNs);
     expect(a1.ctimeNs).toBeGreaterThan(a0.ctimeNs);
     expect(a1.dataVersion).toBeGreaterThan(a0.dataVersion);
-    await fs.fsync(f);
+    await fs.flushFile(f);
     const a2 = await fs.getattr(root, f);
     expect(a2.mtimeNs).toBe(a1.mtimeNs);
     expect(a2.dataVersion).toBe(a1.dataVersion);
@@ -107,7 +107,7 @@ describe('read and write', () => {
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 8)) & 0xff;
     await fs.write(root, f, 0, data);
     expect((await fs.read(root, f, 0, data.length)).equals(data)).toBe(true);
-    await fs.fsync(f);
+    await fs.flushFile(f);
     expect((await fs.read(root, f, 0, data.length)).equals(data)).toBe(true);
     expect((await fs.read(root, f, 100_000, 5)).equals(data.subarray(100_000, 100_005))).toBe(true);
     expect((await fs.statfs()).segments).toBeGreaterThanOrEqual(5);
@@ -122,7 +122,7 @@ describe('truncate and fallocate', () => {
     expect(text(await fs.read(root, f, 0, 100))).toBe('0123');
     await fs.setattr(root, f, { size: 8 });
     expect([...(await fs.read(root, f, 0, 100))]).toEqual([...Buffer.from('0123'), 0, 0, 0, 0]);
-    await fs.fsync(f);
+    await fs.flushFile(f);
     await fs.write(root, f, 10, Buffer.from('z'));
     expect([...(await fs.read(root, f, 0, 100))]).toEqual([...Buffer.from('0123'), 0, 0, 0, 0, 0, 0, 0x7a]);
   });
@@ -131,7 +131,7 @@ describe('truncate and fallocate', () => {
     const f = await file();
     for (let i = 0; i < 10; i++) await fs.write(root, f, i * 100, Buffer.alloc(100, 0x41 + i));
     await fs.setattr(root, f, { size: 50 });
-    await fs.fsync(f);
+    await fs.flushFile(f);
     expect((await fs.getattr(root, f)).size).toBe(50);
     expect(text(await fs.read(root, f, 0, 1000))).toBe('A'.repeat(50));
   });
@@ -140,7 +140,7 @@ describe('truncate and fallocate', () => {
     const f = await file();
     // Every other byte range: thousands of separate extents.
     for (let i = 0; i < 2500; i++) await fs.write(root, f, i * 8, Buffer.from([i & 0xff]));
-    await fs.fsync(f);
+    await fs.flushFile(f);
     const before = await fs.statfs();
     await fs.setattr(root, f, { size: 8 });
     expect((await fs.getattr(root, f)).size).toBe(8);
@@ -157,7 +157,7 @@ describe('truncate and fallocate', () => {
     expect((await fs.fallocate(root, f, 10, 5)).size).toBe(100);
     expect(await errnoOf(fs.fallocate(root, f, 0, 0))).toBe('EINVAL');
     expect(text(await fs.read(root, f, 0, 2))).toBe('ab');
-    await fs.fsync(f);
+    await fs.flushFile(f);
     expect((await fs.getattr(root, f)).size).toBe(100);
   });
 });
@@ -166,11 +166,11 @@ describe('space accounting', () => {
   it('overwritten and truncated bytes leave the live count; an empty segment becomes a dead segment', async () => {
     const f = await file();
     await fs.write(root, f, 0, Buffer.alloc(1000, 1));
-    await fs.fsync(f);
+    await fs.flushFile(f);
     let s = await fs.statfs();
     expect([s.liveBytes, s.storedBytes, s.segments, s.deadSegments]).toEqual([1000, 1000, 1, 0]);
     await fs.write(root, f, 0, Buffer.alloc(400, 2));
-    await fs.fsync(f);
+    await fs.flushFile(f);
     s = await fs.statfs();
     expect([s.liveBytes, s.storedBytes, s.segments]).toEqual([1000, 1400, 2]);
     await fs.setattr(root, f, { size: 0 });
@@ -182,7 +182,7 @@ describe('space accounting', () => {
     const impl = fs as FilesystemImpl;
     const f = await file();
     await fs.write(root, f, 0, Buffer.alloc(100, 1));
-    await fs.fsync(f);
+    await fs.flushFile(f);
     const snap = await impl.m.vol.hh.createSnapshot('s1');
     expect(snap.name).toBe('s1');
     await fs.unlink(root, 1, 'f');
@@ -206,7 +206,7 @@ describe('space accounting', () => {
   it('a dead segment waits for checkpoints: deletable only once the retained ones all came after its death', async () => {
     const f = await file();
     await fs.write(root, f, 0, Buffer.alloc(10, 1));
-    await fs.fsync(f);
+    await fs.flushFile(f);
     await fs.unlink(root, 1, 'f');
     expect((await fs.reclaimSegments()).deleted).toBe(0);
     await fs.checkpoint();
@@ -222,14 +222,14 @@ describe('open-unlinked files', () => {
   it('keep their data while open (reads and writes work) and lose it at the last release', async () => {
     const f = await file();
     await fs.write(root, f, 0, Buffer.from('keep me'));
-    await fs.fsync(f);
+    await fs.flushFile(f);
     const h1 = await fs.open(root, f, { read: true, write: true });
     const h2 = await fs.open(root, f, { read: true });
     await fs.unlink(root, 1, 'f');
     expect((await fs.getattr(root, f)).nlink).toBe(0);
     expect(text(await fs.read(root, f, 0, 100, h1.fh))).toBe('keep me');
     await fs.write(root, f, 0, Buffer.from('KEEP'), h1.fh);
-    await fs.fsync(f);
+    await fs.flushFile(f);
     expect(text(await fs.read(root, f, 0, 100, h2.fh))).toBe('KEEP me');
     await fs.release(h1.fh);
     expect(text(await fs.read(root, f, 0, 100, h2.fh))).toBe('KEEP me');
@@ -246,7 +246,7 @@ describe('open-unlinked files', () => {
     await fs.unlink(root, 1, 'f');
     const g = await file('g');
     await fs.write(root, g, 0, Buffer.alloc(20, 4));
-    await fs.fsync(g);
+    await fs.flushFile(g);
     const s = await fs.statfs();
     expect(s.liveBytes).toBe(20);
     expect(s.storedBytes).toBe(520);
@@ -282,7 +282,7 @@ describe('shared extents and the object API', () => {
     const f = await file();
     await fs.write(root, f, 0, Buffer.from('v1'));
     expect(await fs.setEtag(root, f, { value: 'e1', dataVersion: (await fs.getattr(root, f)).dataVersion })).toBe(false);
-    await fs.fsync(f);
+    await fs.flushFile(f);
     const dv = (await fs.getattr(root, f)).dataVersion;
     expect(await fs.setEtag(root, f, { value: 'e1', dataVersion: dv - 1 })).toBe(false);
     expect(await fs.setEtag(root, f, { value: 'e1', dataVersion: dv })).toBe(true);

@@ -201,7 +201,7 @@ export async function readPlanOf(v: Vol, cred: Cred, ino: number, offset: number
   checkCred(cred);
   checkIno(ino);
   checkRange(offset, length);
-  await fsync(v, ino);
+  await flushFile(v, ino);
   return FsReader.with(v, async (r) => {
     const rec = await r.mustInode(ino);
     checkRegular(rec, 'read plan');
@@ -224,8 +224,30 @@ export function flush(v: Vol, ino: number): void {
   }
 }
 
-/** Makes every acknowledged write of the file durable (metadata operations already are when they return). */
+/**
+ * fsync(2): makes every acknowledged write of the file durable (metadata
+ * operations already are when they return): through the intent log when its
+ * pending bytes are few, else by storing its segments (flushFile).
+ */
 export async function fsync(v: Vol, ino: number): Promise<void> {
+  checkIno(ino);
+  v.checkOpen();
+  // Few pending bytes: durable through the replay log (intents.ts), no segment PUT to wait for.
+  if (!v.writeErrors.has(ino)) {
+    const logged = await v.intents.sync(v, ino).catch((err: unknown) => {
+      v.logger.debug({ err, ino }, 'fsync through the intent log failed; flushing the segments');
+      return false;
+    });
+    if (logged) {
+      flush(v, ino);
+      return;
+    }
+  }
+  await flushFile(v, ino);
+}
+
+/** Stores the segments holding the file's pending writes and commits their extents (what truncate, clone and read plans need). */
+export async function flushFile(v: Vol, ino: number): Promise<void> {
   checkIno(ino);
   v.checkOpen();
   try {
@@ -257,7 +279,7 @@ async function truncateLocked(v: Vol, cred: Cred, ino: number, size: number, che
   check?.(rec);
   checkRegular(rec, 'truncate');
   const visible = pendingView(v, ino, rec).size;
-  if (size < visible && v.writer.pendingExtents(key(ino)).length > 0) await fsync(v, ino);
+  if (size < visible && v.writer.pendingExtents(key(ino)).length > 0) await flushFile(v, ino);
   let more = await v.tx((t) => {
     const cur = t.mustInode(ino);
     const next = t.putInode(ino, {
@@ -368,6 +390,9 @@ export async function commitSegment(v: Vol, seg: DurableSegment, o: { mustBeNew?
     l.push({ fileOffset: w.fileOffset, segmentOffset: w.segmentOffset, length: w.length });
   }
   const files = [...byFile.entries()];
+  // A small upload still committing holds bytes here: its file must exist first.
+  const creating = files.map(([fk]) => v.creating.get(Number(fk))).filter((p) => p !== undefined);
+  if (creating.length > 0) await Promise.allSettled(creating);
   const created = Date.now();
   for (let i = 0; i < files.length || i === 0; i += FILES_PER_COMMIT) {
     const group = files.slice(i, i + FILES_PER_COMMIT);
@@ -386,10 +411,14 @@ export async function commitSegment(v: Vol, seg: DurableSegment, o: { mustBeNew?
       const d = v.dirty.get(ino);
       commits.push({ ino, changes: map.changes(), deltas, end, times: d === undefined ? undefined : { mtime: d.mtime, ctime: d.ctime } });
     }
+    let resolved: ReturnType<typeof v.intents.resolveInTx> = [];
     const applied = await v.tx((t) => {
       const done: number[] = [];
       let own = 0;
+      resolved = [];
       for (const c of commits) {
+        // The file's intents for these bytes are resolved by this commit (or moot: the file is gone).
+        resolved.push(...v.intents.resolveInTx(t, c.ino, nonce));
         const rec = t.inode(c.ino);
         if (rec === undefined || t.orphan(c.ino, 'unlinked')?.reclaiming === true) continue;
         for (const [off, val] of c.changes) {
@@ -423,7 +452,12 @@ export async function commitSegment(v: Vol, seg: DurableSegment, o: { mustBeNew?
       else t.putSegment(nonce, { ...segRec, live });
       return done;
     });
+    v.intents.settle(v, resolved, nonce);
     for (const ino of applied) v.bumpExtents(ino);
+    for (const [fk] of group) {
+      const ino = Number(fk);
+      if (v.settledContent.has(ino) && v.writer.pendingExtents(fk).every((e) => e.nonce === nonce)) v.settledContent.delete(ino);
+    }
     if (files.length === 0) break;
   }
 }
@@ -434,6 +468,8 @@ export async function commitSegment(v: Vol, seg: DurableSegment, o: { mustBeNew?
  * new dataVersion at once, made durable in the background.
  */
 export function segmentFailed(v: Vol, f: FailedSegment): void {
+  // Bytes fsync acknowledged through the intent log are not lost: written again.
+  if (!v.closed) v.intents.rewriteFailed(v, f);
   for (const k of f.fileKeys) {
     const ino = Number(k);
     v.writeErrors.set(ino, f.error);

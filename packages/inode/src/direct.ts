@@ -8,7 +8,7 @@
 import { cairnError, isCairnError } from '@cairn/errors';
 import type { DurableSegment } from '@cairn/segments';
 import type { Vol } from './context.js';
-import { commitSegment, fsync } from './data.js';
+import { commitSegment, flushFile } from './data.js';
 import { MAX_FILE_SIZE, S_IFMT, S_IFREG, TREES } from './format.js';
 import { checkCred, checkIno } from './namei.js';
 import { checkAccess, MAY_WRITE } from './perms.js';
@@ -72,7 +72,7 @@ export async function wrote(v: Vol, cred: Cred, ino: number, nonce: bigint, writ
         throw cairnError('CAIRN_ERR_FS_INVALID', `segment ${nonce} was already reported`);
       }
     });
-    await fsync(v, ino);
+    await flushFile(v, ino);
     const seg: DurableSegment = {
       segment: ref, size, objectSize: size, etag: '', reason: 'flush',
       writes: writes.map((w) => ({ fileKey: BigInt(ino), fileOffset: w.fileOffset, segmentOffset: w.segmentOffset, length: w.length })),

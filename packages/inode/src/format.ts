@@ -19,6 +19,7 @@ export const TREES = {
   xattrs: 'xattrs',
   orphans: 'orphans',
   journal: 'journal',
+  intents: 'intents',
 } as const;
 
 export const TREE_NAMES: readonly string[] = Object.values(TREES);
@@ -35,6 +36,7 @@ export const TAG = {
   xattr: 8,
   orphan: 9,
   journal: 10,
+  intent: 11,
 } as const;
 
 /** Inode number of the root directory. Inode numbers start here and are never reused. */
@@ -112,5 +114,8 @@ export const DEFAULT_JOURNAL_HORIZON_MS = 7 * 24 * 3600 * 1000;
 export const DEFAULT_CAPACITY_BYTES = 2 ** 50;
 /** Inodes statfs reports as the maximum when none is configured. */
 export const DEFAULT_MAX_INODES = 2 ** 32;
+/** fsync through the intent log: pending bytes of one file at most, and bytes held at once (intents.ts). */
+export const DEFAULT_INTENT_MAX_FILE_BYTES = 256 * 1024;
+export const DEFAULT_INTENT_MAX_BYTES = 64 * 1024 * 1024;
 /** relatime: atime is also updated when it is older than this (ns): one day. */
 export const RELATIME_MAX_AGE_NS = 24n * 3600n * 1_000_000_000n;

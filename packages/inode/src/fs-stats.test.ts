@@ -29,7 +29,7 @@ describe('stats', () => {
     expect(s1.segments.openSegments).toBe(1);
     expect(s1).toMatchObject({ dirtyFiles: 1, openHandles: 1, openFiles: 1 });
     expect(s1.replayLog.records).toBeGreaterThan(s0.replayLog.records);
-    await fs.fsync(c.attr.ino);
+    await fs.flushFile(c.attr.ino);
     await fs.release(c.fh!);
     await fs.read(root, c.attr.ino, 0, 100);
     await fs.read(root, c.attr.ino, 100, 100);
@@ -80,7 +80,7 @@ describe('fsck and scrub as operations', () => {
       const f = (await fs.create(root, 1, `f${i}`, 0o644)).attr.ino;
       await fs.write(root, f, 0, Buffer.alloc(1000 * (i + 1), i));
     }
-    for (let i = 0; i < 5; i++) await fs.fsync((await fs.lookup(root, 1, `f${i}`)).ino);
+    for (let i = 0; i < 5; i++) await fs.flushFile((await fs.lookup(root, 1, `f${i}`)).ino);
     const fp: FsckProgress[] = [];
     const r = await fs.fsck({ onProgress: (p) => fp.push(p) });
     expect(r).toMatchObject({ ok: true, problemCount: 0 });

@@ -9,7 +9,7 @@ import { getattr, setattr } from './attrs.js';
 import { attrOf } from './stat.js';
 import { cloneFile, concatFiles, setEtag } from './clone.js';
 import { provisionSegment, wrote, type DirectWrite } from './direct.js';
-import { fallocate, flush, fsync, read, readPlanOf, write } from './data.js';
+import { fallocate, flush, flushFile, fsync, read, readPlanOf, write } from './data.js';
 import { link, mkdir, mknod, readlink, rmdir, symlink, unlink } from './dir.js';
 import { BLOCK_SIZE, NAME_MAX, TREES } from './format.js';
 import type { Filesystem } from './index.js';
@@ -170,6 +170,10 @@ export class FilesystemImpl implements Filesystem {
 
   fsync(ino: number): Promise<void> {
     return this.op(() => fsync(this.m.vol, ino));
+  }
+
+  flushFile(ino: number): Promise<void> {
+    return this.op(() => flushFile(this.m.vol, ino));
   }
 
   fallocate(cred: Cred, ino: number, offset: number, length: number, options: { keepSize?: boolean; fh?: number } = {}): Promise<Attr> {

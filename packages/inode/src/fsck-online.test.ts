@@ -61,7 +61,7 @@ async function run(fs: Filesystem, o: Op, dirs: number[], files: number[]): Prom
       const f = file(o.f);
       if (f === undefined) return;
       await fs.write(root, f, o.off, Buffer.alloc(o.len, o.len & 0xff));
-      if (o.len % 3 === 0) await fs.fsync(f);
+      if (o.len % 3 === 0) await fs.flushFile(f);
       return;
     }
     case 'truncate': {
@@ -84,7 +84,7 @@ async function run(fs: Filesystem, o: Op, dirs: number[], files: number[]): Prom
       if (f === undefined) return;
       const dst = (await fs.create(root, dir(o.d), name(o.n), 0o644)).attr.ino;
       files.push(dst);
-      await fs.fsync(f);
+      await fs.flushFile(f);
       await fs.cloneFile(root, f, dst);
       return;
     }
@@ -92,7 +92,7 @@ async function run(fs: Filesystem, o: Op, dirs: number[], files: number[]): Prom
       const c = await fs.create(root, dir(o.d), name(o.n), 0o644, { open: { write: true } });
       await fs.write(root, c.attr.ino, 0, Buffer.from('open'));
       await fs.unlink(root, dir(o.d), name(o.n));
-      await fs.fsync(c.attr.ino);
+      await fs.flushFile(c.attr.ino);
       await fs.release(c.fh!);
     }
   }
@@ -181,10 +181,10 @@ describe('fsck of a volume in use', () => {
       const ino = (await fs.create(root, 1, `f${i}`, 0o644)).attr.ino;
       const data = Buffer.alloc(64 * 1024, i + 1);
       await fs.write(root, ino, 0, data);
-      await fs.fsync(ino);
+      await fs.flushFile(ino);
       const over = Buffer.alloc(40 * 1024, 0x77);
       await fs.write(root, ino, 0, over);
-      await fs.fsync(ino);
+      await fs.flushFile(ino);
       over.copy(data);
       files.push({ ino, data });
     }

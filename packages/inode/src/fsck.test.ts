@@ -31,15 +31,15 @@ beforeEach(async () => {
   const b = (await fs.mkdir(root, a, 'b', 0o755)).ino;
   const file = (await fs.create(root, b, 'file', 0o644)).attr.ino;
   await fs.write(root, file, 0, Buffer.from('hello world'));
-  await fs.fsync(file);
+  await fs.flushFile(file);
   await fs.link(root, file, 1, 'hard');
   const sym = (await fs.symlink(root, 1, 'sym', 'a/b/file')).ino;
   const fifo = (await fs.mknod(root, 1, 'fifo', 0o010644)).ino;
   const data = (await fs.create(root, 1, 'data', 0o644)).attr.ino;
   await fs.write(root, data, 0, big.subarray(0, 4096));
-  await fs.fsync(data);
+  await fs.flushFile(data);
   await fs.write(root, data, 4096, big.subarray(4096));
-  await fs.fsync(data);
+  await fs.flushFile(data);
   await fs.setxattr(root, file, 'user.k', Buffer.from('v'));
   await fs.create(root, 1, 'tmp', 0o644);
   await fs.unlink(root, 1, 'tmp');
@@ -128,7 +128,7 @@ describe('fsck of a healthy volume', () => {
   it('accepts open-unlinked orphans and pending truncates', async () => {
     const f = await t.fs.create(root, 1, 'open', 0o644, { open: { write: true } });
     await t.fs.write(root, f.attr.ino, 0, Buffer.from('still open'));
-    await t.fs.fsync(f.attr.ino);
+    await t.fs.flushFile(f.attr.ino);
     await t.fs.unlink(root, 1, 'open');
     expect((await fsck(t.fs)).problems).toEqual([]);
     await t.fs.release(f.fh!);

@@ -94,6 +94,16 @@ export interface MountOptions {
   };
   /** Dead-segment deletion timer (default 60 000 ms; 0: off). */
   readonly segmentReclaimIntervalMs?: number;
+  /**
+   * fsync of a file with few pending bytes: they are written to the replay log
+   * (tree `intents`) instead of waiting for their segment's PUT.
+   */
+  readonly intentLog?: {
+    /** At most this many pending bytes of one file go through the log (default 256 KiB; 0: off). */
+    readonly maxFileBytes?: number;
+    /** Bytes held in the log at once at most (default 64 MiB). */
+    readonly maxBytes?: number;
+  };
   /** Time source in ns since the epoch (tests). */
   readonly clock?: () => bigint;
   readonly logger?: Logger;
@@ -139,7 +149,14 @@ export interface Filesystem {
   /** close(): reports a lost earlier write (EIO) without waiting for durability. */
   flush(ino: number): Promise<void>;
   /** Every acknowledged write of the file is durable when this resolves. */
+  /**
+   * fsync(2): the file's acknowledged writes are durable when it resolves —
+   * through the intent log (the replay log) when they are few, else stored in
+   * the object store (flushFile).
+   */
   fsync(ino: number): Promise<void>;
+  /** Stores the file's pending writes in the object store and commits their extents (fsync may log them instead). */
+  flushFile(ino: number): Promise<void>;
   /** Extends the size (unless keepSize); no space to reserve in an object store. */
   fallocate(cred: Cred, ino: number, offset: number, length: number, options?: { keepSize?: boolean; fh?: number }): Promise<Attr>;
   /** Appends the contents of `srcs` to `dst` by sharing their extents (no bytes copied). */

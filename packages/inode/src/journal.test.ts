@@ -22,7 +22,7 @@ describe('change journal', () => {
     const d = await fs.mkdir(root, 1, 'd', 0o755);
     const f = (await fs.create(root, d.ino, 'f', 0o644)).attr.ino;
     await fs.write(root, f, 0, Buffer.from('abc'));
-    await fs.fsync(f);
+    await fs.flushFile(f);
     await fs.rename(root, d.ino, 'f', 1, 'g');
     await fs.setattr(root, f, { mode: 0o600 });
     await fs.setxattr(root, f, 'user.k', Buffer.from('v'));

@@ -46,7 +46,7 @@ async function names(t: TestFs): Promise<string[]> {
 async function writeFile(t: TestFs, name: string, data: Buffer): Promise<number> {
   const ino = (await t.fs.create(root, 1, name, 0o644)).attr.ino;
   await t.fs.write(root, ino, 0, data);
-  await t.fs.fsync(ino);
+  await t.fs.flushFile(ino);
   return ino;
 }
 
@@ -57,7 +57,7 @@ describe('orphan sweep', () => {
     const a = await writeFile(t, 'a', Buffer.alloc(5000, 1));
     const b = await writeFile(t, 'b', Buffer.alloc(3000, 2));
     await t.fs.write(root, b, 0, Buffer.alloc(3000, 3)); // b's first segment becomes dead (tracked in deadsegs)
-    await t.fs.fsync(b);
+    await t.fs.flushFile(b);
     const o1 = await orphan(t, 100);
     const o2 = await orphan(t, 50);
     const future = segmentName(v.hh.stats().nonces.next + 10n);

@@ -22,10 +22,10 @@ beforeEach(async () => {
   t = await makeFs();
   file = (await t.fs.create(root, 1, 'f', 0o644)).attr.ino;
   await t.fs.write(root, file, 0, Buffer.alloc(5000, 7));
-  await t.fs.fsync(file);
+  await t.fs.flushFile(file);
   const other = (await t.fs.create(root, 1, 'g', 0o644)).attr.ino;
   await t.fs.write(root, other, 0, Buffer.from('other file'));
-  await t.fs.fsync(other);
+  await t.fs.flushFile(other);
   v = volumeOf(t.fs);
   const [x] = await v.hh.tree(TREES.extents).scan({ gte: encodeKey([file]), lt: encodeKey([file + 1]) });
   nonce = extentCodec.decode(x!.value).nonce;

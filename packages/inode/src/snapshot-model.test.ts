@@ -113,7 +113,7 @@ describe('snapshots against a model', () => {
               break;
             }
             case 'fsync':
-              if (live.has(o.name)) await fs.fsync((await fs.lookup(root, 1, o.name)).ino);
+              if (live.has(o.name)) await fs.flushFile((await fs.lookup(root, 1, o.name)).ino);
               break;
             case 'snapshot': {
               const sname = `r${run}-s${n++}`;
@@ -129,7 +129,7 @@ describe('snapshots against a model', () => {
             }
             case 'clean':
               // Committed segments only are cleaned: make every write durable first.
-              for (const n of live.keys()) await fs.fsync((await fs.lookup(root, 1, n)).ino);
+              for (const n of live.keys()) await fs.flushFile((await fs.lookup(root, 1, n)).ino);
               await fs.clean({ minAgeMs: 0, bytesPerSecond: Infinity, maxUtilization: 1, includeSnapshotted: o.includeSnapshotted });
               await ageCheckpoints(fs);
               await fs.reclaimSegments();

@@ -72,7 +72,7 @@ describe('snapshots', () => {
     let fs = t.fs;
     const a = await fs.create(root, 1, 'a', 0o644);
     await fs.write(root, a.attr.ino, 0, pattern(100_000, 1));
-    await fs.fsync(a.attr.ino);
+    await fs.flushFile(a.attr.ino);
     const b = await fs.create(root, 1, 'b', 0o600);
     await fs.write(root, b.attr.ino, 0, pattern(50_000, 2));
     await fs.write(root, b.attr.ino, 70_000, pattern(10_000, 3)); // a hole, and not flushed: the snapshot flushes it
@@ -109,8 +109,8 @@ describe('snapshots', () => {
     await fs.setxattr(root, a.attr.ino, 'user.other', Buffer.from('x'));
     const n = await fs.create(root, 1, 'new', 0o644);
     await fs.write(root, n.attr.ino, 0, pattern(1000, 7));
-    await fs.fsync(a.attr.ino);
-    await fs.fsync(n.attr.ino);
+    await fs.flushFile(a.attr.ino);
+    await fs.flushFile(n.attr.ino);
     const v = vol(fs);
     const cleaned = await fs.clean({ minAgeMs: 0, bytesPerSecond: Infinity, includeSnapshotted: true, maxUtilization: 1 });
     expect(cleaned.canceled).toBe(false);
@@ -176,7 +176,7 @@ describe('snapshots', () => {
     const s = await fs.openSnapshot('s');
     expect(fs.stats().openSnapshots).toBe(1);
     await fs.write(root, a.attr.ino, 0, pattern(20_000, 2));
-    await fs.fsync(a.attr.ino);
+    await fs.flushFile(a.attr.ino);
     const held = await expectPlanStored(t, s, a.attr.ino);
     await ageCheckpoints(fs);
     const r0 = await fs.reclaimSegments();

@@ -50,7 +50,9 @@ export async function createSnapshot(v: Vol, name: string): Promise<SnapshotInfo
   v.checkOpen();
   if (v.hh.listSnapshots().some((s) => s.name === name)) throw cairnError('CAIRN_ERR_META_SNAPSHOT_EXISTS', name);
   try {
+    // Small uploads exist before their bytes' extents do (upload.ts commitSmall): store those too.
     await v.writer.flushAll();
+    for (let i = 0; i < 8 && (v.settledContent.size > 0 || v.creating.size > 0 || v.intents.held > 0); i++) await v.writer.flushAll();
   } catch (err) {
     // Files whose writes were lost learn it from flush/fsync (writeErrors); the snapshot goes on without them.
     v.logger.warn({ err, snapshot: name }, 'some pending writes could not be stored before the snapshot');

@@ -23,6 +23,7 @@ export function filesystemStats(v: Vol, ops: OpCounters): FilesystemStats {
     headhunter: hh,
     replayLog: v.log.stats(),
     segments: v.writer.stats(),
+    intentLog: { held: v.intents.held, heldBytes: v.intents.bytes, ...v.intents.counts },
     readCache: v.cache.stats(),
     cleaner: cleanerProgress(v),
     dirtyFiles: v.dirty.size,

@@ -253,6 +253,20 @@ export interface FilesystemStats {
   /** The segment writer of file data. */
   readonly segments: SegmentWriterStats;
   readonly readCache: ReadCacheStats;
+  /**
+   * fsyncs made durable through the replay log (intent log): intents held now
+   * and their bytes; since mount, intents logged (and bytes), resolved by their
+   * segment's commit, written again after a segment failed, written back at mount.
+   */
+  readonly intentLog: {
+    readonly held: number;
+    readonly heldBytes: number;
+    readonly logged: number;
+    readonly loggedBytes: number;
+    readonly resolved: number;
+    readonly rewritten: number;
+    readonly recovered: number;
+  };
   /** The running segment cleaning pass, if one runs. */
   readonly cleaner: CleanProgress | undefined;
   /** Files with writes not yet durable. */

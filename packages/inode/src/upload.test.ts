@@ -22,9 +22,10 @@ afterEach(async () => {
  * A memory store that counts segment uploads, can make them fail, and makes
  * each take `putMs` (a real store's latency, during which flushes gather).
  */
-function instrumentedStore(putMs = 0): { store: ObjectStore; segments: () => number; failSegments: (on: boolean) => void } {
+function instrumentedStore(putMs = 0): { store: ObjectStore; segments: () => number; stored: () => number; failSegments: (on: boolean) => void } {
   const inner = createMemoryStore();
   let count = 0;
+  let stored = 0;
   let fail = false;
   const wrap = (c: Container): Container => new Proxy(c, {
     get(target, prop, recv) {
@@ -37,7 +38,11 @@ function instrumentedStore(putMs = 0): { store: ObjectStore; segments: () => num
             if (p === 'close') {
               return async () => {
                 if (putMs > 0) await new Promise((res) => setTimeout(res, putMs));
-                if (!fail) return s.close();
+                if (!fail) {
+                  const info = await s.close();
+                  stored++;
+                  return info;
+                }
                 await s.abort();
                 throw Object.assign(new Error('injected segment PUT failure'), { code: 'CAIRN_ERR_OBJ_IO' });
               };
@@ -54,7 +59,7 @@ function instrumentedStore(putMs = 0): { store: ObjectStore; segments: () => num
       return Reflect.get(target, prop, recv) as unknown;
     },
   });
-  return { store, segments: () => count, failSegments: (on) => { fail = on; } };
+  return { store, segments: () => count, stored: () => stored, failSegments: (on) => { fail = on; } };
 }
 
 function bytes(n: number, seed: number): Buffer {
@@ -138,7 +143,7 @@ describe('commitUpload', () => {
     const fs = t.fs;
     const old = (await fs.create(root, 1, 'f', 0o644)).attr.ino;
     await fs.write(root, old, 0, Buffer.from('old contents'));
-    await fs.fsync(old);
+    await fs.flushFile(old);
     await fs.setxattr(root, old, 'user.keep', Buffer.from('no'));
     await fs.mkdir(root, 1, 'd', 0o755);
     const up = await upload(fs, Buffer.from('new'));
@@ -151,6 +156,7 @@ describe('commitUpload', () => {
     expect(await fs.listxattr(root, a.ino)).toEqual([]);
     expect(await errnoOf(fs.resolveHandle(old))).toBe('ESTALE');
     expect((await fs.readdir(root, 1)).entries.filter((e) => e.name === 'f').map((e) => e.ino)).toEqual([a.ino]);
+    await fs.flushFile(a.ino); // a small upload's bytes are durable in the intent log; their extents commit with the segment
     const st = await fs.statfs();
     expect(st.liveBytes).toBe(3);
     await expectConsistent(fs);
@@ -204,7 +210,7 @@ describe('commitUpload', () => {
 
   it('a failed segment PUT fails the commit with EIO and leaves nothing visible', async () => {
     const s = instrumentedStore();
-    t = await makeFs({}, {}, s.store);
+    t = await makeFs({}, { intentLog: { maxFileBytes: 0 } }, s.store); // the segment path (small uploads go through the intent log: below)
     const fs = t.fs;
     const up = await upload(fs, bytes(20_000, 5));
     s.failSegments(true);
@@ -222,7 +228,7 @@ describe('commitUpload', () => {
 
   it('concurrent uploads share segments: 32 small files cost a few segment PUTs, not 32', async () => {
     const s = instrumentedStore(20);
-    t = await makeFs({}, {}, s.store);
+    t = await makeFs({}, { intentLog: { maxFileBytes: 0 } }, s.store);
     const fs = t.fs;
     const before = s.segments();
     const files = Array.from({ length: 32 }, (_, i) => bytes(4096, i));
@@ -252,6 +258,7 @@ describe('commitUpload', () => {
         expect(a.ino).toBe(ups[winner]!.ino);
         expect((await readAll(fs, a.ino)).equals(contents[winner]!)).toBe(true);
         for (const u of ups) if (u !== ups[winner]) expect(await errnoOf(fs.resolveHandle(u.ino))).toBe('ESTALE');
+        await fs.flushFile(a.ino); // small ones are durable in the intent log; their extents commit with the segment
         expect((await fs.statfs()).liveBytes).toBe(contents[winner]!.length);
         await expectConsistent(fs);
       },
@@ -259,7 +266,7 @@ describe('commitUpload', () => {
   });
 
   it('a segment shared with a file deleted meanwhile is alive again for the next commit', async () => {
-    t = await makeFs();
+    t = await makeFs({}, { intentLog: { maxFileBytes: 0 } });
     const fs = t.fs;
     const a = await upload(fs, bytes(1000, 1));
     const b = await upload(fs, bytes(1000, 2));
@@ -273,6 +280,51 @@ describe('commitUpload', () => {
     expect((await fs.statfs()).deadSegments).toBe(0);
     expect((await fs.statfs()).liveBytes).toBe(1000);
     await expectConsistent(fs);
+  });
+
+  it('a small upload is durable through the intent log: no segment PUT before the commit returns, ETag kept after the segment commits and after a crash', async () => {
+    const s = instrumentedStore(20);
+    t = await makeFs({}, {}, s.store);
+    const data = bytes(4096, 9);
+    const a = await t.fs.commitUpload(root, 1, 'small', await upload(t.fs, data), { etag: 'md5-of-small' });
+    expect(s.stored()).toBe(0);
+    expect(a.size).toBe(4096);
+    expect(a.etag).toEqual({ value: 'md5-of-small', dataVersion: a.dataVersion });
+    expect((await t.fs.read(root, a.ino, 0, 8192)).equals(data)).toBe(true);
+    expect((await t.fs.stats()).intentLog.held).toBe(1);
+    // An upload past maxFileBytes takes the segment path.
+    const big = bytes(300 * 1024, 3);
+    await t.fs.commitUpload(root, 1, 'big', await upload(t.fs, big, 64 * 1024));
+    expect(s.stored()).toBe(1);
+    await t.fs.flushFile(a.ino);
+    const after = await t.fs.getattr(root, a.ino);
+    expect(after.dataVersion).toBe(a.dataVersion);
+    expect(after.etag).toEqual({ value: 'md5-of-small', dataVersion: after.dataVersion });
+    expect((await t.fs.stats()).intentLog.held).toBe(0);
+    // Crash before the segment commit: recovered, same bytes, same dataVersion and ETag.
+    const c = await t.fs.commitUpload(root, 1, 'crashy', await upload(t.fs, data), { etag: 'md5-again' });
+    const fs2 = await t.crash();
+    expect((await fs2.stats()).intentLog.recovered).toBe(1);
+    expect((await fs2.read(root, c.ino, 0, 8192)).equals(data)).toBe(true);
+    const c2 = await fs2.getattr(root, c.ino);
+    expect(c2.dataVersion).toBe(c.dataVersion);
+    expect(c2.etag).toEqual({ value: 'md5-again', dataVersion: c.dataVersion });
+    expect((await fs2.read(root, a.ino, 0, 8192)).equals(data)).toBe(true);
+    await expectConsistent(fs2);
+  });
+
+  it('a small upload refused by the namespace stays open and commits on retry', async () => {
+    t = await makeFs();
+    await t.fs.mkdir(root, 1, 'd', 0o755);
+    const up = await upload(t.fs, Buffer.from('retry me'));
+    expect(await errnoOf(t.fs.commitUpload(root, 1, 'd', up))).toBe('EISDIR');
+    const a = await t.fs.commitUpload(root, 1, 'f', up);
+    expect((await t.fs.read(root, a.ino, 0, 100)).toString()).toBe('retry me');
+    await t.fs.flushFile(a.ino);
+    expect((await t.fs.statfs()).liveBytes).toBe(8);
+    await expectConsistent(t.fs);
+    const fs2 = await t.crash();
+    expect((await fs2.read(root, a.ino, 0, 100)).toString()).toBe('retry me');
   });
 
   it('keeps every acknowledged upload across a remount and a crash; an upload in progress at a crash leaves nothing', async () => {

@@ -206,12 +206,27 @@ async function uploadsOf(v: Vol): Promise<Uploads> {
 class UploadImpl implements Upload {
   phase: UploadPhase = 'open';
   size = 0;
+  /**
+   * A small upload's bytes, held here while they fit the intent log
+   * (commitSmall); undefined once they went to the upload writer.
+   */
+  small: Buffer[] | undefined;
   readonly pieces: Piece[] = [];
   readonly segments = new Set<bigint>();
   error: Error | undefined;
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(private readonly u: Uploads, readonly ino: number) {}
+  constructor(private readonly u: Uploads, readonly ino: number) {
+    if (u.v.intents.maxFileBytes > 0) this.small = [];
+  }
+
+  /** Sends the held small bytes to the upload writer (the upload is not small after all). */
+  async unhold(): Promise<void> {
+    const held = this.small;
+    this.small = undefined;
+    if (held === undefined || held.length === 0) return;
+    await this.u.writer.write(BigInt(this.ino), Buffer.concat(held), { fileOffset: 0 });
+  }
 
   write(data: Uint8Array): Promise<void> {
     if (!(data instanceof Uint8Array)) return Promise.reject(cairnError('CAIRN_ERR_FS_INVALID', 'upload data must be a Uint8Array'));
@@ -220,6 +235,14 @@ class UploadImpl implements Upload {
       if (this.phase !== 'open') throw cairnError('CAIRN_ERR_FS_INVALID', `upload ${this.ino} is ${this.phase === 'done' ? 'finished' : 'being committed'}`);
       if (data.length === 0) return;
       if (this.size + data.length > MAX_FILE_SIZE) throw cairnError('CAIRN_ERR_FS_FILE_TOO_BIG', `upload ${this.ino}`);
+      if (this.small !== undefined) {
+        if (this.size + data.length <= this.u.v.intents.maxFileBytes) {
+          this.small.push(Buffer.from(data));
+          this.size += data.length;
+          return;
+        }
+        await this.unhold();
+      }
       const at = this.size;
       this.size += data.length;
       await this.u.writer.write(BigInt(this.ino), data, { fileOffset: at });
@@ -314,6 +337,10 @@ export async function commitUpload(v: Vol, cred: Cred, parent: number, name: str
   up.phase = 'committing';
   try {
     await up.settled();
+    if (up.small !== undefined) {
+      if (v.intents.accepts(up.size)) return await commitSmall(v, u, cred, parent, name, up, xattrs, { mode: mode & ~umask, etag: o.etag, noReplace: o.noReplace === true });
+      await up.unhold();
+    }
     try {
       await u.writer.flush(BigInt(up.ino));
     } catch (err) {
@@ -339,6 +366,41 @@ export async function commitUpload(v: Vol, cred: Cred, parent: number, name: str
       }
     }
     throw err;
+  }
+}
+
+/**
+ * commitUpload of a small upload: its bytes go to the filesystem's segment
+ * writer as pending writes of the new inode, then ONE transaction makes the
+ * file exist (commitTx, no extents yet) and stores the bytes as intents
+ * (intents.ts): durable without waiting for a segment PUT. The segment's
+ * commit later adds the extents and resolves the intents; it keeps the
+ * dataVersion (settledContent), so the ETag stays valid.
+ */
+async function commitSmall(
+  v: Vol, u: Uploads, cred: Cred, parent: number, name: string, up: UploadImpl,
+  xattrs: ReadonlyArray<[string, Buffer]>, o: { mode: number; etag: string | undefined; noReplace: boolean },
+): Promise<Attr> {
+  const ino = up.ino;
+  const data = Buffer.concat(up.small ?? []);
+  let created!: () => void;
+  v.creating.set(ino, new Promise<void>((r) => { created = r; }));
+  try {
+    v.checkOpen();
+    const loc = data.length > 0 ? await v.writer.write(BigInt(ino), data, { fileOffset: 0 }) : { pieces: [] };
+    if (data.length > 0) v.settledContent.add(ino);
+    const rec = await v.intents.commitPlaced(v, ino, loc.pieces, data, data.length > 0 ? 1 : 0,
+      (t) => commitTx(t, v, u, cred, parent, name, up, [], xattrs, o));
+    up.phase = 'done';
+    u.release(up, true);
+    return attrOf(v, ino, rec);
+  } catch (err) {
+    // The placed bytes belong to no file: their segment's commit skips them. The upload stays open (commitUpload).
+    v.settledContent.delete(ino);
+    throw err;
+  } finally {
+    v.creating.delete(ino);
+    created();
   }
 }
 

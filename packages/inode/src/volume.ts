@@ -14,10 +14,11 @@ import { pino, type Logger } from 'pino';
 import { Vol, type ResolvedOptions } from './context.js';
 import { commitSegment, segmentFailed } from './data.js';
 import {
-  DEFAULT_CAPACITY_BYTES, DEFAULT_JOURNAL_HORIZON_MS, DEFAULT_JOURNAL_MIN_ENTRIES, DEFAULT_MAX_INODES, FIRST_ENTRY_COOKIE,
+  DEFAULT_CAPACITY_BYTES, DEFAULT_INTENT_MAX_BYTES, DEFAULT_INTENT_MAX_FILE_BYTES, DEFAULT_JOURNAL_HORIZON_MS, DEFAULT_JOURNAL_MIN_ENTRIES, DEFAULT_MAX_INODES, FIRST_ENTRY_COOKIE,
   FS_FORMAT_VERSION, FS_MAX_NODE_BYTES, PERM_MASK, ROOT_INO, S_IFDIR, TREE_NAMES,
 } from './format.js';
 import { compactJournal } from './journal.js';
+import { recoverIntents } from './intents.js';
 import { FsReader } from './reader.js';
 import { reclaimInode, reclaimSegments, recoverOrphans } from './reclaim.js';
 import { FsTx } from './tx.js';
@@ -117,6 +118,8 @@ function resolveOptions(o: MountOptions, retainCheckpoints: number): ResolvedOpt
     segmentReclaimIntervalMs: num(o.segmentReclaimIntervalMs, 60_000, 'segmentReclaimIntervalMs'),
     retainCheckpoints,
     clock: o.clock ?? wallClockNs,
+    intentMaxFileBytes: num(o.intentLog?.maxFileBytes, DEFAULT_INTENT_MAX_FILE_BYTES, 'intentLog.maxFileBytes'),
+    intentMaxBytes: num(o.intentLog?.maxBytes, DEFAULT_INTENT_MAX_BYTES, 'intentLog.maxBytes'),
   };
 }
 
@@ -124,7 +127,7 @@ function resolveOptions(o: MountOptions, retainCheckpoints: number): ResolvedOpt
  * Mounts a formatted filesystem: M1 open the replay log, M2 open the
  * headhunter volume (checkpoint + replay), M3 read the meta record, M4 start
  * the segment writer and the read cache, M5 finish orphans and trims a crash
- * left, M6 start the background timers (journal compaction, segment deletion).
+ * left, M5b write back the intent log's unresolved bytes (intents.ts), M6 start the background timers (journal compaction, segment deletion).
  */
 export async function mount(o: MountOptions): Promise<Mounted> {
   checkCommon(o);
@@ -168,6 +171,7 @@ export async function mount(o: MountOptions): Promise<Mounted> {
     const v = vol;
     v.onUnlinked = (ino) => reclaimInode(v, ino);
     await recoverOrphans(v);
+    await recoverIntents(v, v.intents);
     const timers: NodeJS.Timeout[] = [];
     const every = (ms: number, what: string, fn: () => Promise<unknown>): void => {
       if (ms <= 0) return;

@@ -54,6 +54,7 @@ export async function mountVolumeFs(r: MountRequest): Promise<Filesystem> {
     },
     segments: { maxFlushSize: l.maxFlushSize, maxFlushTimeMs: l.maxFlushTimeMs, maxOpenSegments: l.maxOpenSegments },
     readCache: { budgetBytes: l.readCacheBytes, maxReadAheadBytes: l.maxReadAheadBytes },
+    intentLog: { maxFileBytes: l.intentLogMaxFileBytes, maxBytes: l.intentLogMaxBytes },
   });
 }
 

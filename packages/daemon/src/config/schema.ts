@@ -116,6 +116,8 @@ export const configSchema = Type.Object({
     maxFlushSize: posInt(10 * MiB, 'A log segment closes at this many bytes'),
     maxFlushTimeMs: posInt(10_000, 'A log segment closes this long after it opened'),
     maxOpenSegments: posInt(8, 'Log segments open for appends at once, per volume'),
+    intentLogMaxFileBytes: nonNegInt(256 * 1024, 'fsync of a file with at most this many pending bytes (and an object PUT this small) is made durable through the replay log instead of waiting for a segment PUT (0: never)'),
+    intentLogMaxBytes: posInt(64 * MiB, 'Bytes the intent log holds at once per volume, until their segments are stored (beyond: fsync stores segments)'),
     maxConcurrentJobs: posInt(2, 'fsck/scrub/clean/orphan-sweep jobs running at once (others queue)'),
     fsync: bool(true, 'fdatasync the replay log before acknowledging (false only for tests and benchmarks)'),
   }, 'Tuning (reloaded on SIGHUP; volume limits apply to volumes served after the reload)'),
