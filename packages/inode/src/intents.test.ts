@@ -176,6 +176,23 @@ describe('fsync through the intent log', () => {
     expect((await fs2.getattr(root, f)).size).toBe(big.length);
   });
 
+  it('a snapshot taken right after fsync shows the bytes (its segments are stored first)', async () => {
+    t = await makeFs();
+    const f = await file(t.fs, 'a');
+    await t.fs.write(root, f, 0, Buffer.from('in the snapshot'));
+    await t.fs.fsync(f);
+    await t.fs.createSnapshot('s1');
+    await t.fs.write(root, f, 0, Buffer.from('IN'));
+    await t.fs.fsync(f);
+    const snap = await t.fs.openSnapshot('s1');
+    try {
+      expect(text(await snap.read(root, f, 0, 100))).toBe('in the snapshot');
+    } finally {
+      await snap.close();
+    }
+    expect(text(await t.fs.read(root, f, 0, 100))).toBe('IN the snapshot');
+  });
+
   it('an unlinked file\'s intents are dropped, not written back', async () => {
     t = await makeFs();
     const f = await file(t.fs, 'a');
