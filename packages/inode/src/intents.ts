@@ -161,12 +161,17 @@ export class IntentLog {
       this.markLogged(r.nonce, r.segmentOffset, r.length);
     }
     if (fresh.length === 0) return true;
-    // Every pending run is logged now: the size and times readers see are durable too (the record says so).
-    let end = 0;
-    for (const r of v.writer.pendingExtents(BigInt(ino))) end = Math.max(end, r.fileOffset + r.length);
-    const d = v.dirty.get(ino);
     try {
       await this.commit(v, ino, fresh, before, (t) => {
+        // The size the logged runs reach is durable too (the record says so), read when the transaction
+        // runs: a truncate that committed first flushed (and dropped) the runs; a write after the runs
+        // were read is not logged, so it does not count.
+        let end = 0;
+        for (const r of v.writer.pendingExtents(BigInt(ino))) {
+          const logged = Math.min(r.length, this.logged.get(r.nonce)?.get(r.segmentOffset) ?? 0);
+          if (logged > 0) end = Math.max(end, r.fileOffset + logged);
+        }
+        const d = v.dirty.get(ino);
         const cur = t.inode(ino);
         if (cur === undefined) return;
         const mtime = d?.mtime !== undefined && d.mtime > cur.mtime ? d.mtime : cur.mtime;
