@@ -33,6 +33,8 @@
 //   CAIRN_BENCH_FUSE_PROCS   processes of the concurrent metadata rows (default 4; 1: none)
 //   CAIRN_BENCH_ROUNDS       alternating metadata rounds (default 3)
 //   CAIRN_BENCH_SECONDS      cap per phase in seconds (default 20)
+//   CAIRN_BENCH_CPU_PROF     a directory: the Cairn server child writes a V8 CPU profile there
+//                            (profile the mount too: node --cpu-prof --import tsx bench/fuse/throughput.ts)
 
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -55,6 +57,7 @@ const ROUNDS = envNumber('CAIRN_BENCH_ROUNDS', 3, 1);
 const DRIVER = fileURLToPath(new URL('./driver.ts', import.meta.url));
 const SERVER = fileURLToPath(new URL('../rpc/server-child.ts', import.meta.url));
 const META: Phase[] = ['create', 'stat', 'unlink'];
+const CPU_PROF_DIR = process.env['CAIRN_BENCH_CPU_PROF'];
 
 type Counts = Record<string, number>;
 
@@ -198,7 +201,8 @@ function fuseReason(): string | undefined {
 }
 
 async function startServer(): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(SERVER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const prof = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [];
+  const child = fork(SERVER, [], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const [msg] = (await once(child, 'message')) as [{ port: number }];
   child.send({ cmd: 'fresh', id: 1 });
   await once(child, 'message');

@@ -16,6 +16,7 @@ import type { OpCounters, OpsContext } from './ops-context.js';
 import { fileOperations } from './ops-files.js';
 import { namespaceOperations } from './ops-namespace.js';
 import { xattrOperations } from './ops-xattr.js';
+import { ReleaseBatcher } from './release-batch.js';
 import { Resolver } from './resolver.js';
 import { checkFuseAvailable, checkMountpoint, forceUnmount, isMounted, waitUnmounted } from './system.js';
 import { WriteBudget } from './write-behind.js';
@@ -31,6 +32,7 @@ const DEFAULTS = {
   writeChunkBytes: 1024 * 1024,
   writeBehindBytes: 64 * 1024 * 1024,
   writeDelayMs: 5,
+  releaseDelayMs: 5,
   cacheEntries: 65_536,
   mountTimeoutMs: 30_000,
 };
@@ -130,12 +132,14 @@ export async function mountFuse(options: FuseMountOptions): Promise<FuseMount> {
     writeBehind: (options.writeBehindBytes ?? DEFAULTS.writeBehindBytes) > 0,
     onWritten: (ino) => attrs.invalidate(ino),
   });
+  const releases = new ReleaseBatcher(client, { delayMs: DEFAULTS.releaseDelayMs });
   const counters = new Map<string, OpCounters>();
   let fuse: FuseInstance | undefined;
   const ctx: OpsContext = {
     client,
     resolver: new Resolver(client, paths, attrs, xattrMisses, files, { entryTtlMs, attrTtlMs }),
     files,
+    releases,
     creds: new CallerCredentials(options.identity ?? 'caller', options.cred),
     log,
     counters,
@@ -175,6 +179,7 @@ export async function mountFuse(options: FuseMountOptions): Promise<FuseMount> {
     }
     if (!(await waitUnmounted(mountpoint, 10_000))) throw cairnError('CAIRN_ERR_FUSE_UNMOUNT_FAILED', `${mountpoint} is still mounted`);
     // 3. Give the server back the handles of files still open (lazy unmount).
+    releases.flush();
     await Promise.race([files.idle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     for (const f of files.all()) {
       files.remove(f);

@@ -32,6 +32,8 @@ export class OpenFile {
   readonly reader: ReadAhead;
   /** True once a write came through this open file (close then asks the server for lost writes). */
   wrote = false;
+  /** True once a read came through this open file (the server may have moved its atime). */
+  readFrom = false;
   private reopening: Promise<number> | undefined;
 
   constructor(

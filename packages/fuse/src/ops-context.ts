@@ -10,6 +10,7 @@ import type { CallerCredentials } from './cred.js';
 import { errnoOf, isExpectedErrno } from './errno.js';
 import type { FuseCaller } from './native.js';
 import type { OpenFiles } from './open-files.js';
+import type { ReleaseBatcher } from './release-batch.js';
 import type { Resolver } from './resolver.js';
 
 /** Calls and failures of one FUSE operation. */
@@ -24,6 +25,8 @@ export interface OpsContext {
   readonly client: CairnClient;
   readonly resolver: Resolver;
   readonly files: OpenFiles;
+  /** Handles given back to the server, batched (nobody waits for a release). */
+  readonly releases: ReleaseBatcher;
   readonly creds: CallerCredentials;
   readonly log: Logger;
   readonly counters: Map<string, OpCounters>;
@@ -70,8 +73,9 @@ export function run(ctx: OpsContext, op: string, path: string, reply: (result: n
       (err: unknown) => {
         const errno = errnoOf(err);
         counters.errors++;
-        if (isExpectedErrno(errno)) ctx.log.debug({ op, path, errno, err }, 'fuse operation failed');
-        else ctx.log.warn({ op, path, errno, err }, 'fuse operation failed');
+        // Expected failures (a lookup's ENOENT before every create) build no log record unless debug is on.
+        if (!isExpectedErrno(errno)) ctx.log.warn({ op, path, errno, err }, 'fuse operation failed');
+        else if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ op, path, errno, err }, 'fuse operation failed');
         reply(-errno);
       },
     );

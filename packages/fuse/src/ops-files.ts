@@ -1,7 +1,8 @@
 // The FUSE operations on open files: open/create (an RPC handle behind a
 // small kernel-visible number), read (through the file's read-ahead), write
 // (through its write-behind), flush (close: queued writes land and the server
-// reports a lost write), fsync, ftruncate and release. Reads and writes use
+// reports a lost write), fsync, ftruncate and release (answered at once; the
+// handle goes back to the server in a batch, see release-batch.ts). Reads and writes use
 // the handle, so the server skips per-call permission checks as Linux does
 // after open.
 
@@ -30,9 +31,12 @@ export function fileOperations(ctx: OpsContext): FuseOperations {
       log.warn({ ino: file.ino, err }, 'a queued write failed after the last close');
     }
     files.remove(file);
-    r.attrs.invalidate(file.ino);
+    // Only data calls through the handle change what the cache holds (size,
+    // times): a file created and closed keeps the attributes its create
+    // answered, so that a stat right after costs no round trip.
+    if (file.wrote || file.readFrom) r.attrs.invalidate(file.ino);
     try {
-      await client.release({ fh: file.fh });
+      await ctx.releases.release(file.fh, file.ino);
     } catch (err) {
       // A handle lost to a re-mount is released already.
       if (errnoOf(err) !== EBADF) log.warn({ ino: file.ino, err }, 'releasing a handle failed');
@@ -65,10 +69,10 @@ export function fileOperations(ctx: OpsContext): FuseOperations {
         const file = await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
           const res = await client.create(
-            { parent, name, mode: mode & 0o7777, umask: 0, exclusive: (flags & O_EXCL) !== 0, open: access },
+            { parent, name, mode: mode & 0o7777, umask: 0, exclusive: (flags & O_EXCL) !== 0, open: access, withParentAttr: true },
             as(cred),
           );
-          r.refresh(parent, cred);
+          r.dirChanged(parent, res.parentAttr, ticket, cred);
           r.learn(path, res.attr, ticket);
           if (res.created) r.xattrMisses.rememberNone(res.attr.ino);
           if (res.fh === undefined) throw cairnError('CAIRN_ERR_FS_IO', `create ${path} returned no handle`);
@@ -82,6 +86,7 @@ export function fileOperations(ctx: OpsContext): FuseOperations {
       const reply = once(cb);
       run(ctx, 'read', path, reply, async () => {
         const file = fileOf(fd);
+        file.readFrom = true;
         await files.settle(file.ino);
         const data = await file.reader.read(position, length);
         const n = Math.min(length, data.length);

@@ -2,7 +2,9 @@
 // and removing operations, rename, links, chmod/chown/utimens/truncate,
 // statfs and access. Each resolves its path(s) through the Resolver, makes
 // one RPC with the caller's identity, and updates the caches with what the
-// answer says (or drops what the change made stale).
+// answer says (or drops what the change made stale). The namespace changes ask
+// for the directory's new attributes in the same answer (withParentAttr), so
+// that the kernel's next look at the directory costs no round trip.
 //
 // Attribute changes first wait for the file's queued writes: a write landing
 // after a utimens would otherwise move the mtime that `cp -a` or `tar -x`
@@ -45,6 +47,15 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
   const statOf = (attr: Attr): FuseStat => {
     const pending = files.pendingEnd(attr.ino);
     return pending > attr.size ? { ...toStat(attr), size: pending, blocks: Math.ceil(pending / 512) } : toStat(attr);
+  };
+  /**
+   * Lets the batched releases of the file at `path` (when known) land before
+   * its name goes: the server reclaims a last link in the unlink's own commit
+   * only when no handle holds the file.
+   */
+  const releasedBefore = (path: string): Promise<void> | undefined => {
+    const ino = r.paths.get(path);
+    return ino === undefined ? undefined : ctx.releases.settle(ino);
   };
   return {
     getattr(path, cb) {
@@ -95,8 +106,8 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'mkdir', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
-          const attr = await client.mkdir({ parent, name, mode: mode & 0o7777, umask: 0 }, as(cred));
-          r.refresh(parent, cred);
+          const { parentAttr, ...attr } = await client.mkdir({ parent, name, mode: mode & 0o7777, umask: 0, withParentAttr: true }, as(cred));
+          r.dirChanged(parent, parentAttr, ticket, cred);
           r.learn(path, attr, ticket);
         });
       });
@@ -107,8 +118,8 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'mknod', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
-          const attr = await client.mknod({ parent, name, mode, rdev: dev, umask: 0 }, as(cred));
-          r.refresh(parent, cred);
+          const { parentAttr, ...attr } = await client.mknod({ parent, name, mode, rdev: dev, umask: 0, withParentAttr: true }, as(cred));
+          r.dirChanged(parent, parentAttr, ticket, cred);
           r.learn(path, attr, ticket);
         });
       });
@@ -119,8 +130,8 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'symlink', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
-          const attr = await client.symlink({ parent, name, target }, as(cred));
-          r.refresh(parent, cred);
+          const { parentAttr, ...attr } = await client.symlink({ parent, name, target, withParentAttr: true }, as(cred));
+          r.dirChanged(parent, parentAttr, ticket, cred);
           r.learn(path, attr, ticket);
         });
       });
@@ -140,8 +151,8 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
         await r.withIno(existing, cred, (ino) =>
           r.withParent(path, cred, async (newParent, newName) => {
             const ticket = r.ticket();
-            const attr = await client.link({ ino, newParent, newName }, as(cred));
-            r.refresh(newParent, cred);
+            const { parentAttr, ...attr } = await client.link({ ino, newParent, newName, withParentAttr: true }, as(cred));
+            r.dirChanged(newParent, parentAttr, ticket, cred);
             r.learn(path, attr, ticket);
           }),
         );
@@ -151,9 +162,11 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
     unlink(path, cb) {
       const reply = once(cb);
       run(ctx, 'unlink', path, reply, async (cred) => {
+        await releasedBefore(path);
         await r.withParent(path, cred, async (parent, name) => {
-          await client.unlink({ parent, name }, as(cred));
-          r.refresh(parent, cred);
+          const ticket = r.ticket();
+          const res = await client.unlink({ parent, name, withParentAttr: true }, as(cred));
+          r.dirChanged(parent, res?.parentAttr, ticket, cred);
         });
         r.forget(path);
       });
@@ -163,8 +176,9 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       const reply = once(cb);
       run(ctx, 'rmdir', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
-          await client.rmdir({ parent, name }, as(cred));
-          r.refresh(parent, cred);
+          const ticket = r.ticket();
+          const res = await client.rmdir({ parent, name, withParentAttr: true }, as(cred));
+          r.dirChanged(parent, res?.parentAttr, ticket, cred);
         });
         r.forget(path);
       });
@@ -175,11 +189,13 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'rename', from, reply, async (cred) => {
         const [fromDir, name] = splitPath(from);
         const [toDir, newName] = splitPath(to);
+        await releasedBefore(to);
         await r.withIno(fromDir, cred, (parent) =>
           r.withIno(toDir, cred, async (newParent) => {
-            await client.rename({ parent, name, newParent, newName }, as(cred));
-            r.refresh(parent, cred);
-            if (newParent !== parent) r.refresh(newParent, cred);
+            const ticket = r.ticket();
+            const res = await client.rename({ parent, name, newParent, newName, withParentAttr: true }, as(cred));
+            r.dirChanged(parent, res?.parentAttr, ticket, cred);
+            if (newParent !== parent) r.dirChanged(newParent, res?.newParentAttr, ticket, cred);
           }),
         );
         r.forget(from);

@@ -88,6 +88,50 @@ describe('Resolver attributes', () => {
   });
 });
 
+describe('Resolver directory changes', () => {
+  const dir = (change: number, size: number): Attr => ({ ...attr(1, 'dir', size), change }) as Attr;
+
+  it('keeps the newest of the attributes concurrent changes answered, whatever order they arrive in', async () => {
+    const s = fakeServer([]);
+    const r = resolver(s);
+    const t1 = r.ticket();
+    const t2 = r.ticket();
+    r.dirChanged(1, dir(3, 2), t2, undefined);
+    r.dirChanged(1, dir(2, 1), t1, undefined); // older, arrives last
+    expect((await r.getattr(1, undefined)).size).toBe(2);
+    r.dirChanged(1, dir(4, 3), r.ticket(), undefined);
+    expect((await r.getattr(1, undefined)).size).toBe(3);
+    expect(s.calls['getattr']).toBeUndefined();
+  });
+
+  it('a getattr that left before the change does not bring back older attributes', async () => {
+    const s = fakeServer([]);
+    const r = resolver(s);
+    s.setSize(1);
+    s.gate();
+    const old = r.getattr(1, undefined);
+    r.dirChanged(1, dir(9, 7), r.ticket(), undefined);
+    s.open();
+    expect((await old).size).toBe(1);
+    expect((await r.getattr(1, undefined)).size).toBe(7);
+  });
+
+  it('fetches again when the answer carried nothing, or cannot be ordered against a change in between', async () => {
+    const s = fakeServer([]);
+    const r = resolver(s);
+    s.setSize(5);
+    r.dirChanged(1, undefined, r.ticket(), undefined);
+    expect(s.calls['getattr']).toBe(1);
+    expect((await r.getattr(1, undefined)).size).toBe(5);
+    const t = r.ticket();
+    r.attrs.invalidate(1); // e.g. a chmod of the directory, its answer still out
+    s.setSize(6);
+    r.dirChanged(1, dir(2, 0), t, undefined);
+    expect(s.calls['getattr']).toBe(2);
+    expect((await r.getattr(1, undefined)).size).toBe(6);
+  });
+});
+
 describe('Resolver lookup storms', () => {
   it('reads a directory whose names keep being found, then answers from the cache', async () => {
     const names = Array.from({ length: 50 }, (_, i) => `f${i}`);

@@ -10,10 +10,14 @@
 //
 // Attributes: concurrent fetches of one inode share their getattr. After a
 // change through this mount that alters a directory (an entry added or
-// removed), refresh() fetches the directory's attributes again right away in
-// the background: the kernel checks the directory's permissions at the next
-// path walk through it (default_permissions, kernel attribute timeout 0) and
-// then finds them on the way instead of waiting for a round trip.
+// removed), dirChanged() caches the directory's attributes the answer carried
+// (the RPCs are asked withParentAttr): the kernel checks the directory's
+// permissions at the next path walk through it (default_permissions, kernel
+// attribute timeout 0) and then finds them without a round trip. Answers that
+// overlap (several changes of one directory in flight) keep the newest
+// attributes by their change counter. When the answer carried none (an older
+// server), or cannot be ordered against a concurrent change, refresh()
+// fetches them again right away in the background.
 //
 // Lookup storms: when names of one directory keep missing the cache and are
 // found by the server (stat of many files, ls -l, find, make), the directory
@@ -162,7 +166,31 @@ export class Resolver {
 
   /**
    * After a change through this mount that altered directory `ino` (an entry
-   * added or removed): forgets its attributes and fetches them again in the
+   * added or removed): caches `attr`, the directory's attributes the answer
+   * carried, when they are the newest known: nothing invalidated the
+   * directory since `ticket` (taken before the request), or what is cached
+   * now is older (a smaller change counter: answers of concurrent changes
+   * arrive in any order). Otherwise, and without `attr`, refresh().
+   */
+  dirChanged(ino: number, attr: Attr | undefined, ticket: Ticket, cred: Credentials | undefined): void {
+    if (attr !== undefined && attr.ino === ino) {
+      const cached = this.attrs.get(ino);
+      if (cached ? cached.change <= attr.change : !this.attrs.changedSince(ino, ticket.attrs)) {
+        // Invalidate first: a getattr that left before the change must not bring back older attributes.
+        this.attrs.invalidate(ino);
+        this.attrs.set(attr);
+        return;
+      }
+      if (cached) {
+        // A newer answer is cached already.
+        return;
+      }
+    }
+    this.refresh(ino, cred);
+  }
+
+  /**
+   * Forgets the attributes of directory `ino` and fetches them again in the
    * background, for the kernel's next permission check on it.
    */
   refresh(ino: number, cred: Credentials | undefined): void {

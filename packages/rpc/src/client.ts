@@ -154,6 +154,8 @@ export class CairnClient {
   /** Opens a file; the handle belongs to this mount until release. */
   open(p: P<'open'>, o?: CallOptions): R<'open'> { return this.call('open', p, o); }
   release(p: P<'release'>, o?: CallOptions): R<'release'> { return this.call('release', p, o); }
+  /** Releases many handles at once; `failed` lists those that could not be (each with its error). */
+  releaseMany(p: P<'releaseMany'>, o?: CallOptions): R<'releaseMany'> { return this.call('releaseMany', p, o); }
   /** Up to `length` bytes (at most mount.maxIoBytes) from `offset`; fewer at the end of the file. */
   read(p: P<'read'>, o?: CallOptions): R<'read'> { return this.call('read', p, o); }
   /** Writes `data` at `offset` (at the end with an append handle); durable after fsync. */

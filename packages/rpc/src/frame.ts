@@ -18,15 +18,18 @@ export function checkMaxFrameBytes(n: number): number {
   return n;
 }
 
+/** Throws CAIRN_ERR_RPC_FRAME_TOO_LARGE unless a body of `length` bytes may be sent (1..maxFrameBytes). */
+export function checkFrameBody(length: number, maxFrameBytes: number): void {
+  if (length <= 0 || length > maxFrameBytes) throw cairnError('CAIRN_ERR_RPC_FRAME_TOO_LARGE', `${length} bytes (limit ${maxFrameBytes})`);
+}
+
 /**
  * One frame: the 4-byte header followed by `body`. Fails with
  * CAIRN_ERR_RPC_FRAME_TOO_LARGE when the body is empty or longer than maxFrameBytes
  * (the peer would refuse it and close the connection).
  */
 export function encodeFrame(body: Uint8Array, maxFrameBytes: number): Buffer {
-  if (body.length === 0 || body.length > maxFrameBytes) {
-    throw cairnError('CAIRN_ERR_RPC_FRAME_TOO_LARGE', `${body.length} bytes (limit ${maxFrameBytes})`);
-  }
+  checkFrameBody(body.length, maxFrameBytes);
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
   frame.writeUInt32BE(body.length, 0);
   frame.set(body, FRAME_HEADER_BYTES);

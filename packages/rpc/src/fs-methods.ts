@@ -11,11 +11,20 @@
 //
 // File handles from open/create belong to the mount that opened them: using
 // another mount's handle fails with EBADF, and a released mount releases its
-// handles.
+// handles. releaseMany gives back many handles in one call (a frontend that
+// does not wait for its releases batches them).
+//
+// The namespace changes take an optional `withParentAttr`: the reply then also
+// carries the attributes of the directory (or, for rename, both directories)
+// as they are after the change, so that a frontend caching attributes (FUSE:
+// the kernel checks the directory's permissions at the next path walk) does
+// not need a getattr round trip after every create or unlink. Without the flag
+// the replies are unchanged (unlink, rmdir and rename answer nil).
 
 import { cairnError } from '@cairn/errors';
-import type { Filesystem } from '@cairn/inode';
+import type { Attr, Filesystem } from '@cairn/inode';
 import { MAX_IO_BYTES } from './format.js';
+import { toWireError } from './protocol.js';
 import type { CallContext, MethodSpec, MountRecord } from './methods.js';
 import { s, type Check } from './schema.js';
 
@@ -35,6 +44,8 @@ export const MAX_WROTE_RUNS = 4096;
 export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 /** Window after the offset fetchExtentMap covers by default (bytes). */
 export const DEFAULT_EXTENT_WINDOW = 8 * 1024 * 1024;
+/** Most handles one releaseMany gives back. */
+export const MAX_RELEASE_BATCH = 1024;
 
 type Ctx = CallContext<Filesystem>;
 
@@ -86,6 +97,46 @@ function ownFh(ctx: Ctx, fh: number | undefined): number | undefined {
 }
 
 const openFlags = s.object({ read: flag, write: flag, append: flag, truncate: flag });
+
+/** A handle releaseMany could not release, and why. */
+export interface ReleaseFailure {
+  readonly fh: number;
+  readonly code: string;
+  readonly errno: string;
+  readonly errnoNumber: number;
+  readonly message: string;
+}
+
+/** The attributes of directory `ino` after a change (undefined when it is gone meanwhile: the change stands). */
+async function dirAttr(ctx: Ctx, ino: number): Promise<Attr | undefined> {
+  try {
+    return await ctx.fs.getattr(ctx.cred, ino);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `attr` with the directory's attributes after the change, when asked for. */
+async function withParent<T extends object>(ctx: Ctx, want: boolean | undefined, parent: number, r: T): Promise<T & { parentAttr?: Attr }> {
+  if (want !== true) return r;
+  const parentAttr = await dirAttr(ctx, parent);
+  return parentAttr ? { ...r, parentAttr } : r;
+}
+
+/** What unlink and rmdir answer: nil, or the directory's attributes when asked for. */
+async function removed(ctx: Ctx, want: boolean | undefined, parent: number): Promise<{ parentAttr?: Attr } | null> {
+  return want === true ? withParent(ctx, true, parent, {}) : null;
+}
+
+/** Releases one handle of this mount (EBADF when it is not one). */
+async function releaseOne(ctx: Ctx, fh: number): Promise<void> {
+  ownFh(ctx, fh);
+  try {
+    await ctx.fs.release(fh);
+  } finally {
+    handles(ctx).delete(fh);
+  }
+}
 
 /** Snapshot operations a Filesystem may offer; bound when present, EOPNOTSUPP otherwise. */
 interface SnapshotOps {
@@ -148,7 +199,7 @@ export const fsMethods = {
   // ---- namespace changes -------------------------------------------------------------
   create: fsMethod(
     'once',
-    s.object({ parent: ino, name, mode, umask, exclusive: flag, open: s.optional(openFlags) }),
+    s.object({ parent: ino, name, mode, umask, exclusive: flag, open: s.optional(openFlags), withParentAttr: flag }),
     async (ctx, p) => {
       const r = await ctx.fs.create(ctx.cred, p.parent, p.name, p.mode, {
         ...(p.umask !== undefined ? { umask: p.umask } : {}),
@@ -156,23 +207,25 @@ export const fsMethods = {
         ...(p.open ? { open: p.open } : {}),
       });
       if (r.fh !== undefined) handles(ctx).add(r.fh);
-      return r;
+      return withParent(ctx, p.withParentAttr, p.parent, r);
     },
   ),
   mkdir: fsMethod(
     'once',
-    s.object({ parent: ino, name, mode, umask }),
-    (ctx, p) => ctx.fs.mkdir(ctx.cred, p.parent, p.name, p.mode, p.umask !== undefined ? { umask: p.umask } : {}),
+    s.object({ parent: ino, name, mode, umask, withParentAttr: flag }),
+    async (ctx, p) =>
+      withParent(ctx, p.withParentAttr, p.parent, await ctx.fs.mkdir(ctx.cred, p.parent, p.name, p.mode, p.umask !== undefined ? { umask: p.umask } : {})),
   ),
   mknod: fsMethod(
     'once',
-    s.object({ parent: ino, name, mode, rdev: s.optional(s.u32()), umask }),
-    (ctx, p) => ctx.fs.mknod(ctx.cred, p.parent, p.name, p.mode, p.rdev, p.umask !== undefined ? { umask: p.umask } : {}),
+    s.object({ parent: ino, name, mode, rdev: s.optional(s.u32()), umask, withParentAttr: flag }),
+    async (ctx, p) =>
+      withParent(ctx, p.withParentAttr, p.parent, await ctx.fs.mknod(ctx.cred, p.parent, p.name, p.mode, p.rdev, p.umask !== undefined ? { umask: p.umask } : {})),
   ),
   symlink: fsMethod(
     'once',
-    s.object({ parent: ino, name, target: s.str(8192, 1) }),
-    (ctx, p) => ctx.fs.symlink(ctx.cred, p.parent, p.name, p.target),
+    s.object({ parent: ino, name, target: s.str(8192, 1), withParentAttr: flag }),
+    async (ctx, p) => withParent(ctx, p.withParentAttr, p.parent, await ctx.fs.symlink(ctx.cred, p.parent, p.name, p.target)),
   ),
   readlink: fsMethod(
     'idempotent',
@@ -181,27 +234,38 @@ export const fsMethods = {
   ),
   link: fsMethod(
     'once',
-    s.object({ ino, newParent: ino, newName: name }),
-    (ctx, p) => ctx.fs.link(ctx.cred, p.ino, p.newParent, p.newName),
+    s.object({ ino, newParent: ino, newName: name, withParentAttr: flag }),
+    async (ctx, p) => withParent(ctx, p.withParentAttr, p.newParent, await ctx.fs.link(ctx.cred, p.ino, p.newParent, p.newName)),
   ),
   unlink: fsMethod(
     'once',
-    s.object({ parent: ino, name }),
-    (ctx, p) => ctx.fs.unlink(ctx.cred, p.parent, p.name),
+    s.object({ parent: ino, name, withParentAttr: flag }),
+    async (ctx, p) => {
+      await ctx.fs.unlink(ctx.cred, p.parent, p.name);
+      return removed(ctx, p.withParentAttr, p.parent);
+    },
   ),
   rmdir: fsMethod(
     'once',
-    s.object({ parent: ino, name }),
-    (ctx, p) => ctx.fs.rmdir(ctx.cred, p.parent, p.name),
+    s.object({ parent: ino, name, withParentAttr: flag }),
+    async (ctx, p) => {
+      await ctx.fs.rmdir(ctx.cred, p.parent, p.name);
+      return removed(ctx, p.withParentAttr, p.parent);
+    },
   ),
   rename: fsMethod(
     'once',
-    s.object({ parent: ino, name, newParent: ino, newName: name, noReplace: flag, exchange: flag }),
-    (ctx, p) =>
-      ctx.fs.rename(ctx.cred, p.parent, p.name, p.newParent, p.newName, {
+    s.object({ parent: ino, name, newParent: ino, newName: name, noReplace: flag, exchange: flag, withParentAttr: flag }),
+    async (ctx, p): Promise<{ parentAttr?: Attr; newParentAttr?: Attr } | null> => {
+      await ctx.fs.rename(ctx.cred, p.parent, p.name, p.newParent, p.newName, {
         ...(p.noReplace !== undefined ? { noReplace: p.noReplace } : {}),
         ...(p.exchange !== undefined ? { exchange: p.exchange } : {}),
-      }),
+      });
+      if (p.withParentAttr !== true) return null;
+      const parentAttr = await dirAttr(ctx, p.parent);
+      const newParentAttr = p.newParent === p.parent ? undefined : await dirAttr(ctx, p.newParent);
+      return { ...(parentAttr ? { parentAttr } : {}), ...(newParentAttr ? { newParentAttr } : {}) };
+    },
   ),
   readdir: fsMethod(
     'idempotent',
@@ -228,13 +292,23 @@ export const fsMethods = {
   release: fsMethod(
     'once',
     s.object({ fh: s.uint() }),
+    (ctx, p) => releaseOne(ctx, p.fh),
+  ),
+  releaseMany: fsMethod(
+    'once',
+    s.object({ fhs: s.array(s.uint(), MAX_RELEASE_BATCH) }),
     async (ctx, p) => {
-      ownFh(ctx, p.fh);
-      try {
-        await ctx.fs.release(p.fh);
-      } finally {
-        handles(ctx).delete(p.fh);
+      // Each handle on its own: one that fails (EBADF...) does not keep the others.
+      const failed: ReleaseFailure[] = [];
+      for (const fh of p.fhs) {
+        try {
+          await releaseOne(ctx, fh);
+        } catch (err) {
+          const w = toWireError(err);
+          failed.push({ fh, code: w.code, errno: w.errno, errnoNumber: w.errnoNumber, message: w.message });
+        }
       }
+      return { failed };
     },
   ),
   read: fsMethod(

@@ -18,7 +18,7 @@ export { CairnClient, type CairnClientOptions, type FsParams, type FsResult } fr
 export { createCairnServer, type CairnServerOptions, type MountInfo } from './cairn-server.js';
 export {
   fsMethods, type FsMethodName, MAX_READDIR_ENTRIES, MAX_READDIRPLUS_ENTRIES, MAX_CHANGES_PER_CALL, MAX_WAIT_CHANGES_MS, MAX_EXTENT_WINDOW,
-  DEFAULT_EXTENT_WINDOW,
+  DEFAULT_EXTENT_WINDOW, MAX_RELEASE_BATCH, type ReleaseFailure,
 } from './fs-methods.js';
 export { createRpcServer, type RpcServer, type RpcServerOptions, type RpcServerStats, type ServerTlsOptions } from './server.js';
 export { RpcClient, type RpcClientOptions, type RpcClientStats, type CallOptions } from './rpc-client.js';
@@ -27,6 +27,7 @@ export { defineMethod, NOBODY_CREDENTIALS, BUILTIN_METHODS, type MethodSpec, typ
 export { secretsEqual, type VolumeConfig, type VolumeResolver } from './auth.js';
 export { s as schema, type Check, type Infer } from './schema.js';
 export type { Credentials, RequestMessage, ReplyMessage, WireError } from './protocol.js';
+export { fromWireError } from './protocol.js';
 export { encodeFrame, FrameDecoder } from './frame.js';
 export { ReplyCache, type Admission, type ReplyCacheOptions, type ReplyCacheStats } from './reply-cache.js';
 export * from './format.js';

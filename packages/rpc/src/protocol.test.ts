@@ -1,5 +1,5 @@
 import { cairnError } from '@cairn/errors';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PROTOCOL_VERSION } from './format.js';
 import { FrameDecoder } from './frame.js';
 import { decodeBody, encodeMessageFrame, fromWireError, parseReply, parseRequest, toWireError } from './protocol.js';
@@ -30,6 +30,32 @@ describe('messages', () => {
     expect(out.result['t']).toBe(1_700_000_000_000_000_000n);
     expect(out.result['big']).toBe(2 ** 40);
     expect('gone' in out.result).toBe(false);
+  });
+
+  it('frames are packed in place, and later ones (small, large, growing the buffer) never write over earlier ones', () => {
+    const frames: Buffer[] = [];
+    const copies: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const data = Buffer.alloc(i % 500 === 0 ? 300_000 : i % 97, i & 0xff);
+      const f = encodeMessageFrame({ v: 1, id: i + 1, result: { i, data } }, MAX);
+      frames.push(f);
+      copies.push(Buffer.from(f));
+    }
+    frames.forEach((f, i) => expect(f.equals(copies[i]!)).toBe(true));
+    const bodies = new FrameDecoder(MAX).push(Buffer.concat(frames));
+    expect(bodies).toHaveLength(3000);
+    expect((decodeBody(bodies[2999]!) as { result: { i: number } }).result.i).toBe(2999);
+    expect(() => encodeMessageFrame({ v: 1, id: 1, result: Buffer.alloc(2048) }, 1024)).toThrow(expect.objectContaining({ code: 'CAIRN_ERR_RPC_FRAME_TOO_LARGE' }));
+  });
+
+  it('does not copy the packed body into a new frame buffer', () => {
+    const spy = vi.spyOn(Buffer, 'allocUnsafe');
+    try {
+      for (let i = 0; i < 100; i++) encodeMessageFrame({ v: 1, id: i + 1, result: { data: Buffer.alloc(i * 100) } }, MAX);
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('turns undecodable bytes into CAIRN_ERR_RPC_BAD_FRAME', () => {
@@ -84,6 +110,14 @@ describe('errors on the wire', () => {
     expect(newer).toMatchObject({ code: 'CAIRN_ERR_FS_NOT_FOUND', errno: 'ENOENT', details: { remoteCode: 'CAIRN_ERR_FS_SOMETHING_NEW' } });
     const alien = fromWireError({ errno: 'EWHAT', errnoNumber: 999, code: 'X', message: 'm', retryable: false });
     expect(alien).toMatchObject({ code: 'CAIRN_ERR_RPC_REMOTE', errno: 'EIO' });
+  });
+
+  it('rebuilds remote errors without capturing a local stack (it would only show the socket handler)', () => {
+    const limit = Error.stackTraceLimit;
+    const e = fromWireError({ errno: 'ENOENT', errnoNumber: 2, code: 'CAIRN_ERR_FS_NOT_FOUND', message: 'x', retryable: false });
+    expect(e.stack).toBe('CairnError: x');
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(new Error('local').stack?.split('\n').length).toBeGreaterThan(1);
   });
 
   it('parseReply accepts results and errors, refuses garbage', () => {

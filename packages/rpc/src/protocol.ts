@@ -7,8 +7,8 @@
 
 import { CairnError, cairnError, ERRNO, ERROR_CODES, isCairnError, type CairnErrorCode, type ErrnoName } from '@cairn/errors';
 import { Packr, type Options } from 'msgpackr';
-import { encodeFrame } from './frame.js';
-import { MAX_CLIENT_ID_LENGTH, MAX_GROUPS, MAX_METHOD_LENGTH, PROTOCOL_VERSION } from './format.js';
+import { checkFrameBody, encodeFrame } from './frame.js';
+import { FRAME_HEADER_BYTES, MAX_CLIENT_ID_LENGTH, MAX_GROUPS, MAX_METHOD_LENGTH, PROTOCOL_VERSION } from './format.js';
 
 // Plain msgpack only: no record/structure extension (decoding must not depend on
 // state outside the bytes), maps decode to plain objects, 64-bit integers to
@@ -71,9 +71,31 @@ export interface ReplyMessage {
   readonly error?: WireError;
 }
 
-/** Encodes one message and frames it. */
+/**
+ * packr.pack() option: leave room for the frame header before the body.
+ * msgpackr's RESERVE_START_SPACE (2048) ORed with the byte count; its Node
+ * entry point does not export the constant. Checked once below: without it,
+ * frames are copied.
+ */
+const WITH_HEADER = 2048 | FRAME_HEADER_BYTES;
+const packsBehindHeader = ((): boolean => {
+  const probe = packr.pack(null, WITH_HEADER);
+  return probe.length === FRAME_HEADER_BYTES + 1 && probe[FRAME_HEADER_BYTES] === 0xc0;
+})();
+
+/**
+ * Encodes one message and frames it (what encodeFrame(pack(msg)) makes). The
+ * body is packed behind room for the header, so the frame is not copied: the
+ * Buffer is a view of msgpackr's output buffer, which never writes over what
+ * it returned before.
+ */
 export function encodeMessageFrame(msg: RequestMessage | ReplyMessage, maxFrameBytes: number): Buffer {
-  return encodeFrame(packr.pack(msg), maxFrameBytes);
+  if (!packsBehindHeader) return encodeFrame(packr.pack(msg), maxFrameBytes);
+  const frame = packr.pack(msg, WITH_HEADER);
+  const length = frame.length - FRAME_HEADER_BYTES;
+  checkFrameBody(length, maxFrameBytes);
+  frame.writeUInt32BE(length, 0);
+  return frame;
 }
 
 /** Decodes one frame body; undecodable bytes become CAIRN_ERR_RPC_BAD_FRAME. */
@@ -180,12 +202,20 @@ export function parseReply(value: unknown): ReplyMessage | undefined {
  * errno stay in details (remoteCode, remoteErrno).
  */
 export function fromWireError(w: WireError): CairnError {
-  const details = { remoteCode: w.code, remoteErrno: w.errno, remote: true };
-  const known = KNOWN_CODES.get(w.code);
-  if (known && known === w.errno) return new CairnError(w.code as CairnErrorCode, w.message, { details });
-  const byErrno = FIRST_CODE_BY_ERRNO.get(w.errno);
-  if (byErrno) return new CairnError(byErrno, w.message, { details });
-  return cairnError('CAIRN_ERR_RPC_REMOTE', `${w.code} ${w.errno}: ${w.message}`, { details });
+  // No stack: it would only show the socket's data handler, and capturing it
+  // is most of the cost of an expected failure (a lookup's ENOENT).
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    const details = { remoteCode: w.code, remoteErrno: w.errno, remote: true };
+    const known = KNOWN_CODES.get(w.code);
+    if (known && known === w.errno) return new CairnError(w.code as CairnErrorCode, w.message, { details });
+    const byErrno = FIRST_CODE_BY_ERRNO.get(w.errno);
+    if (byErrno) return new CairnError(byErrno, w.message, { details });
+    return cairnError('CAIRN_ERR_RPC_REMOTE', `${w.code} ${w.errno}: ${w.message}`, { details });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 
