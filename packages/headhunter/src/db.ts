@@ -18,8 +18,40 @@ import { toBounds, type Entry, type KeyRange } from './tree-read.js';
 import { Missing, WriteCtx } from './tree-write.js';
 import { TxnImpl, checkKey, checkLimit } from './txn.js';
 
+/** Most transactions applied in one group attempt. */
+const MAX_GROUP = 256;
+/** A flush splits in two (see flush) only when each half gets at least this many transactions. */
+const PIPELINE_MIN = 8;
+
+/** A queued commit (see HeadhunterImpl.commit). */
+interface Member {
+  readonly build: (tx: TxnImpl) => unknown;
+  readonly prefetch: Array<[string, Uint8Array]> | undefined;
+  /** Runs alone (snapshot and tree operations). */
+  readonly solo: boolean;
+  /** What the promise resolves to (SHAPE_*). */
+  readonly shape: number;
+  readonly resolve: (r: unknown) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Commit promises resolve to the CommitInfo (batch and the rest), or to { result, commit } (transact). */
+const SHAPE_INFO = 0;
+const SHAPE_TRANSACT = 1;
+
+function shaped(shape: number, result: unknown, info: CommitInfo): unknown {
+  return shape === SHAPE_TRANSACT ? { result, commit: info } : info;
+}
+
 export class HeadhunterImpl implements Headhunter {
   private commits = 0;
+  private queue: Member[] = [];
+  private flushScheduled = false;
+  /** Commit records appended and not yet durable (or failed). */
+  private appending = 0;
+  /** Queued commits not yet answered, and close() waiting for them. */
+  private pendingMembers = 0;
+  private idleWaiters: Array<() => void> = [];
   private readonly running = new Set<Promise<unknown>>();
   private closing = false;
   private closed: Promise<void> | undefined;
@@ -109,33 +141,237 @@ export class HeadhunterImpl implements Headhunter {
         if (o.type === 'put') tx.put(o.tree, o.key, o.value);
         else tx.del(o.tree, o.key);
       }
-    }, prefetch).then((r) => r.info);
+    }, prefetch, SHAPE_INFO) as Promise<CommitInfo>;
   }
 
-  async transact<T>(fn: (tx: Txn) => T): Promise<{ result: T; commit: CommitInfo }> {
-    if (typeof fn !== 'function') throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'transact takes a function');
-    const r = await this.commit((tx) => fn(tx));
-    return { result: r.result, commit: r.info };
+  transact<T>(fn: (tx: Txn) => T): Promise<{ result: T; commit: CommitInfo }> {
+    if (typeof fn !== 'function') return Promise.reject(cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'transact takes a function'));
+    return this.commit(fn, undefined, SHAPE_TRANSACT) as Promise<{ result: T; commit: CommitInfo }>;
   }
 
   createTree(name: string): Promise<CommitInfo> {
-    return this.commit((tx) => tx.createTree(name)).then((r) => r.info);
+    return this.commit((tx) => tx.createTree(name), undefined, SHAPE_INFO, true) as Promise<CommitInfo>;
   }
 
   /**
    * B1-B6: prefetch, apply synchronously (rerun when a node must be loaded),
    * append one log record, install, wait until the record is durable.
+   *
+   * Group commit. Commits are queued and applied on the next tick, as many as
+   * arrived, one after the other in one commit attempt (one copy of each
+   * changed tree path, one log record; see runGroup). Snapshot and tree
+   * operations (`solo`) run alone, in queue order. With failpoints set, each
+   * commit runs on its own at once (commitInner), as the failpoints expect.
+   * Resolves to what `shape` says (SHAPE_*).
    */
-  private commit<T>(build: (tx: TxnImpl) => T, prefetch?: Array<[string, Uint8Array]>): Promise<{ result: T; info: CommitInfo }> {
+  private commit(build: (tx: TxnImpl) => unknown, prefetch: Array<[string, Uint8Array]> | undefined, shape: number, solo = false): Promise<unknown> {
     if (this.core.o.readOnly) return Promise.reject(cairnError('CAIRN_ERR_META_READ_ONLY', `volume ${this.volumeId} is mounted read-only`));
     if (this.closing) return Promise.reject(this.core.failure ?? cairnError('CAIRN_ERR_CLOSED', `volume ${this.volumeId}`));
-    const p = this.commitInner(build, prefetch);
-    this.running.add(p);
-    const done = (): void => {
-      this.running.delete(p);
-    };
-    p.then(done, done);
+    if (this.core.o.failpoints !== undefined) {
+      const p = this.commitInner(build, prefetch).then((r) => shaped(shape, r.result, r.info));
+      this.running.add(p);
+      const done = (): void => {
+        this.running.delete(p);
+      };
+      p.then(done, done);
+      return p;
+    }
+    if (this.core.failure !== undefined) return Promise.reject(this.core.failure);
+    return new Promise<unknown>((resolve, reject) => {
+      this.queue.push({ build, prefetch, solo, shape, resolve, reject });
+      this.pendingMembers++;
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        process.nextTick(this.flush);
+      }
+    });
+  }
+
+  /** Answers a queued commit. */
+  private resolveMember(m: Member, result: unknown, info: CommitInfo): void {
+    m.resolve(shaped(m.shape, result, info));
+    this.memberDone();
+  }
+
+  private rejectMember(m: Member, err: unknown): void {
+    m.reject(err);
+    this.memberDone();
+  }
+
+  private memberDone(): void {
+    if (--this.pendingMembers > 0 || this.idleWaiters.length === 0) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** A queued commit on its own (it needs a node loaded, or runs alone). */
+  private runAlone(m: Member): void {
+    this.commitInner(m.build, m.prefetch).then((r) => this.resolveMember(m, r.result, r.info), (err: unknown) => this.rejectMember(m, err));
+  }
+
+  /** Runs the queued commits, in order: groups of transactions, solo operations alone. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    let q = this.queue;
+    this.queue = [];
+    if (this.appending === 0 && q.length >= 2 * PIPELINE_MIN && !q.some((m) => m.solo)) {
+      // Nothing is being made durable: commit the first half now, so that its
+      // log write runs while the second half is applied (on the next turn of
+      // the event loop, after the log started). The two halves then take
+      // turns: one is applied while the other one's fdatasync runs.
+      const half = q.length >> 1;
+      this.queue = q.slice(half);
+      q = q.slice(0, half);
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+    let i = 0;
+    while (i < q.length) {
+      const m = q[i]!;
+      if (m.solo) {
+        this.runAlone(m);
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < q.length && !q[j]!.solo && j - i < MAX_GROUP) j++;
+      this.runGroup(i === 0 && j === q.length ? q : q.slice(i, j));
+      i = j;
+    }
+  };
+
+  /**
+   * Applies the members' functions one after the other in one attempt, so
+   * they share the copies of the tree paths they change and one log record;
+   * each member still commits or fails as a whole. A member that throws
+   * fails alone: when it had changed nothing, the attempt goes on; when it
+   * had, the attempt starts over without it (the functions are free of side
+   * effects, and the state is the same, so the others do the same again). A
+   * member that needs a node not in memory leaves the group and commits on
+   * its own once the node is loaded (like a transaction that ran alone would,
+   * it may commit after ones that came later). Synchronous up to the log
+   * append: nothing else commits in between.
+   */
+  private runGroup(members: Member[]): void {
+    const core = this.core;
+    try {
+      core.checkServing();
+    } catch (err) {
+      for (const m of members) this.rejectMember(m, err);
+      return;
+    }
+    const res = new PinnedResolver(core.loader);
+    let live = members;
+    const failed = new Map<Member, unknown>();
+    const alone: Member[] = [];
+    let tx: TxnImpl;
+    let results: unknown[];
+    let wrote: boolean[];
+    attempts: for (;;) {
+      const ctx = new WriteCtx(core.nextGen(), core.shape, (r) => res.lookup(r));
+      tx = new TxnImpl(ctx, core.state, core.shape);
+      results = [];
+      wrote = [];
+      const kept: Member[] = [];
+      for (let k = 0; k < live.length; k++) {
+        const m = live[k]!;
+        const before = tx.ops.length;
+        let r: unknown;
+        let error: unknown;
+        let threw = false;
+        try {
+          r = m.build(tx);
+        } catch (err) {
+          threw = true;
+          error = err;
+        }
+        const missed = ctx.missed !== undefined || error instanceof Missing;
+        if (!missed && !threw) {
+          kept.push(m);
+          results.push(r);
+          wrote.push(tx.ops.length > before);
+          continue;
+        }
+        if (missed) {
+          // Loads what it needs and commits on its own (started after this attempt is installed).
+          alone.push(m);
+        } else {
+          failed.set(m, error);
+        }
+        if (tx.ops.length === before) {
+          ctx.missed = undefined;
+          continue;
+        }
+        // It changed the trees before it failed: start over without it.
+        live = [...kept, ...live.slice(k + 1)];
+        continue attempts;
+      }
+      live = kept;
+      break;
+    }
+    for (const [m, err] of failed) this.rejectMember(m, err);
+    this.installGroup(live, tx, results, wrote);
+    // The ones that left: each attempt runs now, on the state just installed.
+    for (const m of alone) this.runAlone(m);
+  }
+
+  /** Appends and installs a group's attempt (runGroup); answers its members. */
+  private installGroup(live: Member[], tx: TxnImpl, results: unknown[], wrote: boolean[]): void {
+    const core = this.core;
+    if (live.length === 0) return;
+    const info0: CommitInfo = { seq: core.state.commitSeq, lsn: 0n };
+    if (tx.ops.length === 0) {
+      for (let k = 0; k < live.length; k++) this.resolveMember(live[k]!, results[k], info0);
+      return;
+    }
+    const seq = core.state.commitSeq + 1;
+    const payload = encodeCommit({ volumeId: core.volumeId, epoch: core.epoch, seq, ops: tx.ops });
+    if (payload.length > core.o.maxBatchBytes) {
+      // Too large together: each on its own (in order; each attempt runs now).
+      for (const m of live) this.runAlone(m);
+      return;
+    }
+    const lsn = core.log.nextLsn;
+    const durable = this.append(payload);
+    install(core, tx, seq, lsn);
+    const info: CommitInfo = { seq, lsn };
+    const waiting: number[] = [];
+    for (let k = 0; k < live.length; k++) {
+      if (wrote[k]) {
+        this.commits++;
+        waiting.push(k);
+      } else {
+        // Changed nothing: answered at once, like a transaction without changes.
+        this.resolveMember(live[k]!, results[k], info0);
+      }
+    }
+    durable.then((got) => {
+      if (got !== lsn) core.logger.warn({ expected: lsn, got }, 'replay log assigned an unexpected LSN');
+      for (const k of waiting) this.resolveMember(live[k]!, results[k], info);
+      this.afterDurable();
+    }, (err: unknown) => {
+      const e = toCairnError(err, 'CAIRN_ERR_LOG_IO');
+      core.stop(e, 'the replay log failed to make a commit durable');
+      for (const k of waiting) this.rejectMember(live[k]!, e);
+    });
+  }
+
+  /** Appends a commit record to the log, counting it as in flight until it is durable (or failed). */
+  private append(payload: Buffer): Promise<bigint> {
+    this.appending++;
+    const p = this.core.log.append(payload);
+    p.then(this.appended, this.appended);
     return p;
+  }
+
+  private readonly appended = (): void => {
+    this.appending--;
+  };
+
+  /** Starts a background checkpoint when the log or the dirty nodes grew past their limits. */
+  private afterDurable(): void {
+    const core = this.core;
+    if (core.log.liveBytes() > core.o.checkpointLogBytes) this.checkpointer.background('log-size');
+    else if (core.dirtyBytes > core.o.checkpointDirtyBytes) this.checkpointer.background('dirty-nodes');
   }
 
   private async commitInner<T>(build: (tx: TxnImpl) => T, prefetch?: Array<[string, Uint8Array]>): Promise<{ result: T; info: CommitInfo }> {
@@ -169,7 +405,7 @@ export class HeadhunterImpl implements Headhunter {
       }
       // B4. Append (the LSN is taken now, in commit order) and B5 install, in the same turn.
       const lsn = core.log.nextLsn;
-      const durable = core.log.append(payload);
+      const durable = this.append(payload);
       install(core, tx, seq, lsn);
       this.commits++;
       if (core.o.failpoints !== undefined) await core.failpoint('batch.after-log-append');
@@ -184,8 +420,7 @@ export class HeadhunterImpl implements Headhunter {
       }
       if (got !== lsn) core.logger.warn({ expected: lsn, got }, 'replay log assigned an unexpected LSN');
       if (core.o.failpoints !== undefined) await core.failpoint('batch.after-durable');
-      if (core.log.liveBytes() > core.o.checkpointLogBytes) this.checkpointer.background('log-size');
-      else if (core.dirtyBytes > core.o.checkpointDirtyBytes) this.checkpointer.background('dirty-nodes');
+      this.afterDurable();
       return { result: result as T, info: { seq, lsn } };
     }
   }
@@ -230,7 +465,7 @@ export class HeadhunterImpl implements Headhunter {
   }
 
   async createSnapshot(name: string): Promise<SnapshotInfo> {
-    await this.commit((tx) => tx.createSnapshot(name, Date.now(), this.core.state.commitSeq + 1));
+    await this.commit((tx) => tx.createSnapshot(name, Date.now(), this.core.state.commitSeq + 1), undefined, SHAPE_INFO, true);
     return this.snapshotInfo(name);
   }
 
@@ -248,7 +483,7 @@ export class HeadhunterImpl implements Headhunter {
   }
 
   async deleteSnapshot(name: string): Promise<void> {
-    await this.commit((tx) => tx.deleteSnapshot(name));
+    await this.commit((tx) => tx.deleteSnapshot(name), undefined, SHAPE_INFO, true);
   }
 
   pauseReclaim(): void {
@@ -301,6 +536,7 @@ export class HeadhunterImpl implements Headhunter {
   private async doClose(): Promise<void> {
     const core = this.core;
     this.closing = true;
+    if (this.pendingMembers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await Promise.allSettled([...this.running]);
     if (core.o.checkpointOnClose && !core.o.readOnly && core.failure === undefined && this.checkpointer.needed()) {
       try {

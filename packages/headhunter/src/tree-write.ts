@@ -107,12 +107,12 @@ export function nodeCount(n: Node): number {
   return n.kind === 1 ? n.size : n.total;
 }
 
-interface Change {
-  /** The new (writable) version of the node. */
-  readonly node: Node;
-  /** Change in the number of entries below it. */
-  readonly delta: number;
-}
+/**
+ * Change in the number of entries below the node the last modify() returned
+ * (a module variable rather than a result object: modify runs once per level
+ * of every put, and nothing else runs in between).
+ */
+let changeDelta = 0;
 
 /**
  * Puts (value defined) or deletes (value undefined) `key` in the tree rooted
@@ -124,9 +124,9 @@ export function treeUpdate(ctx: WriteCtx, root: Ptr | null, key: Buffer, value: 
     if (value === undefined) return { root, delta: 0 };
     return { root: new LeafNode(ctx.gen, [key], [value], key.length + value.length), delta: 1 };
   }
-  const ch = modify(ctx, ctx.resolve(root), key, value);
-  if (ch === null) return { root, delta: 0 };
-  let node = ch.node;
+  let node = modify(ctx, ctx.resolve(root), key, value);
+  if (node === null) return { root, delta: 0 };
+  const delta = changeDelta;
   if (ctx.shape.overflows(node)) {
     const s = split(ctx, node);
     node = new IndexNode(ctx.gen, [s.sep], [s.left, s.right], [nodeCount(s.left), nodeCount(s.right)], nodeCount(node),
@@ -138,12 +138,13 @@ export function treeUpdate(ctx: WriteCtx, root: Ptr | null, key: Buffer, value: 
   }
   if (node.kind === 1 && node.size === 0) {
     ctx.drop(node);
-    return { root: null, delta: ch.delta };
+    return { root: null, delta };
   }
-  return { root: node, delta: ch.delta };
+  return { root: node, delta };
 }
 
-function modify(ctx: WriteCtx, n: Node, key: Buffer, value: Buffer | undefined): Change | null {
+/** The new (writable) version of `n` with the change applied, or null when nothing changed; sets changeDelta. */
+function modify(ctx: WriteCtx, n: Node, key: Buffer, value: Buffer | undefined): Node | null {
   if (n.kind === 1) {
     const i = n.lowerBound(key);
     const found = i < n.size && n.compareAt(i, key) === 0;
@@ -153,7 +154,8 @@ function modify(ctx: WriteCtx, n: Node, key: Buffer, value: Buffer | undefined):
       w.bytes -= w.keys[i]!.length + w.vals[i]!.length;
       w.keys.splice(i, 1);
       w.vals.splice(i, 1);
-      return { node: w, delta: -1 };
+      changeDelta = -1;
+      return w;
     }
     if (found) {
       if (n.valAt(i).equals(value)) return null;
@@ -161,24 +163,39 @@ function modify(ctx: WriteCtx, n: Node, key: Buffer, value: Buffer | undefined):
       w.bytes += value.length - w.vals[i]!.length;
       ctx.copiedBytes += value.length;
       w.vals[i] = value;
-      return { node: w, delta: 0 };
+      changeDelta = 0;
+      return w;
     }
     const w = ctx.writableLeaf(n);
-    w.keys.splice(i, 0, key);
-    w.vals.splice(i, 0, value);
+    insertAt(w.keys, i, key);
+    insertAt(w.vals, i, value);
     w.bytes += key.length + value.length;
     ctx.copiedBytes += key.length + value.length + 64;
-    return { node: w, delta: 1 };
+    changeDelta = 1;
+    return w;
   }
   const i = childIndex(n.seps, key);
   const ch = modify(ctx, ctx.resolve(n.kids[i]!), key, value);
   if (ch === null) return null;
+  const delta = changeDelta;
   const w = ctx.writableIndex(n);
-  w.kids[i] = ch.node;
-  w.counts[i] = w.counts[i]! + ch.delta;
-  w.total += ch.delta;
+  w.kids[i] = ch;
+  w.counts[i] = w.counts[i]! + delta;
+  w.total += delta;
   fixChild(ctx, w, i);
-  return { node: w, delta: ch.delta };
+  changeDelta = delta;
+  return w;
+}
+
+/** a.splice(i, 0, x) without the array splice returns. */
+function insertAt<T>(a: T[], i: number, x: T): void {
+  if (i === a.length) {
+    a.push(x);
+    return;
+  }
+  a.push(a[a.length - 1]!);
+  for (let j = a.length - 2; j > i; j--) a[j] = a[j - 1]!;
+  a[i] = x;
 }
 
 /** Restores the size rule for kid i (in memory, just changed) of a writable index node. */

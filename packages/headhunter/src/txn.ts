@@ -7,7 +7,7 @@
 import { cairnError } from '@cairn/errors';
 import { MAX_KEY_BYTES } from './format.js';
 import { OP_DEL, OP_PUT, OP_SNAPSHOT_CREATE, OP_SNAPSHOT_DELETE, OP_TREE_CREATE, type CommitOp } from './payload-codec.js';
-import type { Shape } from './node.js';
+import type { Ptr, Shape } from './node.js';
 import { SNAPSHOT_NAME_RE, TREE_NAME_RE, type SnapshotState, type TreeState, type VolumeState } from './state.js';
 import { countSync, getSync, scanSync, toBounds, type Entry, type KeyRange } from './tree-read.js';
 import { treeUpdate, type WriteCtx } from './tree-write.js';
@@ -87,8 +87,22 @@ export class TxnImpl {
     const k = owned && Buffer.isBuffer(key) ? key : Buffer.from(key);
     const v = owned && Buffer.isBuffer(value) ? value : Buffer.from(value);
     const r = treeUpdate(this.ctx, t.root, k, v);
-    this.work.set(tree, { root: r.root, count: t.count + r.delta });
+    this.setRoot(tree, t, r.root, r.delta);
     this.ops.push({ op: OP_PUT, tree, key: k, value: v });
+  }
+
+  /**
+   * The tree's new root and count. The TreeState objects in `work` are this
+   * attempt's own (made here, copied by createSnapshot), so they change in place.
+   */
+  private setRoot(tree: string, t: TreeState, root: Ptr | null, delta: number): void {
+    if (this.work.get(tree) === t) {
+      const w = t as { root: Ptr | null; count: number };
+      w.root = root;
+      w.count += delta;
+    } else {
+      this.work.set(tree, { root, count: t.count + delta });
+    }
   }
 
   del(tree: string, key: Uint8Array): void {
@@ -96,7 +110,7 @@ export class TxnImpl {
     const t = this.tree(tree);
     const k = Buffer.from(key);
     const r = treeUpdate(this.ctx, t.root, k, undefined);
-    if (r.root !== t.root || r.delta !== 0) this.work.set(tree, { root: r.root, count: t.count + r.delta });
+    if (r.root !== t.root || r.delta !== 0) this.setRoot(tree, t, r.root, r.delta);
     this.ops.push({ op: OP_DEL, tree, key: k });
   }
 
@@ -122,7 +136,8 @@ export class TxnImpl {
     if (this.hasSnapshot(name)) throw cairnError('CAIRN_ERR_META_SNAPSHOT_EXISTS', name);
     const trees = new Map<string, TreeState>();
     for (const n of this.state.trees.keys()) trees.set(n, this.tree(n));
-    for (const [n, t] of this.work) trees.set(n, t);
+    // Copies: the attempt's own TreeStates keep changing (setRoot).
+    for (const [n, t] of this.work) trees.set(n, { root: t.root, count: t.count });
     // O(trees): the roots are the snapshot; the node objects it references are
     // held through their lives (retention.ts), not listed.
     this.createdSnapshots.set(name, { name, createdAt, commitSeq, trees });

@@ -6,7 +6,7 @@
 // gid or the directory's when it is setgid (new subdirectories inherit setgid).
 
 import { cairnError } from '@cairn/errors';
-import { attrOf } from './stat.js';
+import { attrOf, recordAttr } from './stat.js';
 import type { Vol } from './context.js';
 import {
   LINK_MAX, PERM_MASK, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, SYMLINK_MAX, FIRST_ENTRY_COOKIE,
@@ -14,6 +14,7 @@ import {
 import { checkCred, checkIno, checkName, isDir, isDotName, lookupDir } from './namei.js';
 import { checkAccess, checkSticky, inGroup, isRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess } from './perms.js';
 import { FsReader } from './reader.js';
+import { reclaimStep } from './reclaim.js';
 import type { InodeRec } from './records.js';
 import type { FsTx } from './tx.js';
 import type { Attr, CreateOptions, Cred } from './types.js';
@@ -30,7 +31,7 @@ function umaskOf(o: CreateOptions | undefined): number {
 }
 
 /** A new inode for `cred` in directory `dirRec` (inode_init_owner). */
-export function newInode(t: FsTx, cred: Cred, dirRec: InodeRec, mode: number, extra: Partial<InodeRec> = {}): InodeRec {
+export function newInode(t: FsTx, cred: Cred, dirRec: InodeRec, mode: number, extra?: Partial<InodeRec>): InodeRec {
   const type = mode & S_IFMT;
   let perm = mode & PERM_MASK;
   let gid = cred.gid;
@@ -40,12 +41,14 @@ export function newInode(t: FsTx, cred: Cred, dirRec: InodeRec, mode: number, ex
     else if ((perm & S_ISGID) !== 0 && (perm & 0o010) !== 0 && !isRoot(cred) && !inGroup(cred, gid)) perm &= ~S_ISGID;
   }
   const now = t.now;
-  return {
+  const base = {
     mode: type | perm, uid: cred.uid, gid, nlink: type === S_IFDIR ? 2 : 1, size: 0,
     atime: now, mtime: now, ctime: now, btime: now, change: 0, dataVersion: 0, rdev: 0,
-    ...(type === S_IFDIR ? { nextCookie: FIRST_ENTRY_COOKIE } : {}),
-    ...extra,
   };
+  const rec: InodeRec = type === S_IFDIR ? { ...base, nextCookie: FIRST_ENTRY_COOKIE } : base;
+  // Built without spreads when there is nothing extra (creates); the same fields, in the same order, either way.
+  if (extra !== undefined) for (const k in extra) if (Object.hasOwn(extra, k)) return { ...rec, ...extra };
+  return rec;
 }
 
 /**
@@ -73,9 +76,7 @@ function insert(t: FsTx, dir: number, dirRec: InodeRec, name: string, rec: Inode
   const sub = isDir(rec);
   if (sub && dirRec.nlink >= LINK_MAX) throw cairnError('CAIRN_ERR_FS_TOO_MANY_LINKS', `inode ${dir}`);
   const out = t.putInode(ino, sub ? { ...rec, parent: dir } : rec);
-  let d = t.addEntry(dir, dirRec, name, ino, rec.mode);
-  d = { ...d, mtime: t.now, ctime: t.now, nlink: d.nlink + (sub ? 1 : 0) };
-  t.putInode(dir, d);
+  t.addEntryAndTouch(dir, dirRec, name, ino, rec.mode, sub ? 1 : 0);
   t.journalInode(kind, ino, out, { parent: dir, name });
   return { ino, rec: out };
 }
@@ -111,7 +112,9 @@ export async function createFile(
     const made = insert(t, dir, d, name, newInode(t, cred, d, S_IFREG | (mode & PERM_MASK & ~umask)), 'create');
     return { ...made, created: true };
   });
-  return { ino: r.ino, attr: attrOf(v, r.ino, r.rec), created: r.created };
+  // A new inode number was never used before: unless someone opened it meanwhile, no write can be pending for it and its record is its Attr.
+  const fresh = r.created && !v.isOpen(r.ino) && !v.dirty.has(r.ino) && !v.writing.has(r.ino);
+  return { ino: r.ino, attr: fresh ? recordAttr(r.ino, r.rec) : attrOf(v, r.ino, r.rec), created: r.created };
 }
 
 export async function mkdir(v: Vol, cred: Cred, dir: number, name: string, mode: number, o?: CreateOptions): Promise<Attr> {
@@ -223,16 +226,30 @@ export function mayDelete(t: FsTx, cred: Cred, dir: number, dirRec: InodeRec, na
 export async function unlink(v: Vol, cred: Cred, dir: number, name: string): Promise<void> {
   checkCred(cred);
   checkIno(dir);
-  await v.tx((t) => {
+  const gone = await v.tx((t) => {
     const dirRec = lookupDir(t, cred, dir);
     checkName(name);
     if (isDotName(name)) throw cairnError('CAIRN_ERR_FS_IS_DIR', name);
     const { e, rec } = mayDelete(t, cred, dir, dirRec, name, false);
-    const d = t.removeEntry(dir, dirRec, name, e);
-    t.putInode(dir, { ...d, mtime: t.now, ctime: t.now });
+    t.removeEntryAndTouch(dir, dirRec, name, e);
     const after = t.dropLink(e.ino, rec, false);
     t.journalInode('unlink', e.ino, after, { parent: dir, name });
+    // The last link went and nobody has it open: reclaim it in this commit
+    // (what reclaimInode would do in one more durable commit right after).
+    // An inode with more than one step's worth of extents or xattrs is
+    // continued by reclaimInode as usual.
+    if (after.nlink !== 0 || v.closed || v.reclaiming.has(e.ino) || v.isOpen(e.ino)) return undefined;
+    reclaimStep(t, e.ino, () => v.isOpen(e.ino));
+    if (t.inode(e.ino) !== undefined) return undefined;
+    t.reclaimedHere(e.ino);
+    return e.ino;
   });
+  if (gone !== undefined) {
+    // What reclaimInode does after its last step.
+    v.bumpExtents(gone);
+    v.dirty.delete(gone);
+    v.writeErrors.delete(gone);
+  }
 }
 
 export async function rmdir(v: Vol, cred: Cred, dir: number, name: string): Promise<void> {

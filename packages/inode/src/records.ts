@@ -118,7 +118,7 @@ export const inodeCodec: RecordCodec<InodeRec> = defineRecord<InodeRec>({
   name: 'inode', tag: TAG.inode, version: 1,
   validate(v) {
     const o = obj(v);
-    const rec: InodeRec = {
+    const rec: { -readonly [K in keyof InodeRec]: InodeRec[K] } = {
       mode: uint(o.mode, 'mode'),
       uid: uint(o.uid, 'uid'),
       gid: uint(o.gid, 'gid'),
@@ -132,6 +132,7 @@ export const inodeCodec: RecordCodec<InodeRec> = defineRecord<InodeRec>({
       dataVersion: uint(o.dataVersion, 'dataVersion'),
       rdev: uint(o.rdev, 'rdev'),
     };
+    // The optional fields after the others, in this order (set only when present: no spreads, it runs for every inode read).
     const target = opt(o.target, str, 'target');
     const parent = opt(o.parent, uint, 'parent');
     const nextCookie = opt(o.nextCookie, uint, 'nextCookie');
@@ -140,13 +141,11 @@ export const inodeCodec: RecordCodec<InodeRec> = defineRecord<InodeRec>({
       const e = obj(o.etag);
       etag = { value: str(e.value, 'etag.value'), dataVersion: uint(e.dataVersion, 'etag.dataVersion') };
     }
-    return {
-      ...rec,
-      ...(target !== undefined ? { target } : {}),
-      ...(parent !== undefined ? { parent } : {}),
-      ...(nextCookie !== undefined ? { nextCookie } : {}),
-      ...(etag !== undefined ? { etag } : {}),
-    };
+    if (target !== undefined) rec.target = target;
+    if (parent !== undefined) rec.parent = parent;
+    if (nextCookie !== undefined) rec.nextCookie = nextCookie;
+    if (etag !== undefined) rec.etag = etag;
+    return rec;
   },
 });
 
@@ -312,12 +311,12 @@ export const orphanCodec: RecordCodec<OrphanRec> = defineRecord<OrphanRec>({
     if (kind !== 'unlinked' && kind !== 'trim') throw new Error(`kind ${kind}`);
     const size = opt(o.size, uint, 'size');
     if (kind === 'trim' && size === undefined) throw new Error('trim without size');
-    return {
-      kind,
-      ...(o.reclaiming === true ? { reclaiming: true } : {}),
-      ...(size !== undefined ? { size } : {}),
-      since: big(o.since, 'since'),
-    };
+    // Fields in this order, optional ones only when present (no spreads: it runs for every orphan read).
+    const out: Record<string, unknown> = { kind };
+    if (o.reclaiming === true) out.reclaiming = true;
+    if (size !== undefined) out.size = size;
+    out.since = big(o.since, 'since');
+    return out as unknown as OrphanRec;
   },
 });
 
@@ -385,7 +384,7 @@ export function compact<T extends object>(v: T): T {
   const o = v as Record<string, unknown>;
   let clean = true;
   for (const k in o) {
-    if (Object.hasOwn(o, k) && o[k] === undefined) {
+    if (o[k] === undefined && Object.hasOwn(o, k)) {
       clean = false;
       break;
     }

@@ -67,6 +67,8 @@ export class DecodedRecords {
 export class FsTx {
   private meta: MetaRec | undefined;
   private metaDirty = false;
+  /** `meta` is a copy made by this transaction and not yet handed out (bumpMeta may change it in place). */
+  private metaOwned = false;
   /** Journal entries written, with their ids (for waiters). */
   readonly journaled: Array<{ jid: number; rec: JournalRec }> = [];
   /** Inodes whose nlink reached 0 in this transaction. */
@@ -80,7 +82,14 @@ export class FsTx {
 
   // ---- meta ------------------------------------------------------------------
 
+  /** The meta record (the caller may keep it: later changes copy it first). */
   getMeta(): MetaRec {
+    const m = this.metaRec();
+    this.metaOwned = false;
+    return m;
+  }
+
+  private metaRec(): MetaRec {
     if (this.meta === undefined) {
       const b = this.tx.get(TREES.meta, META_KEY);
       if (b === undefined) throw cairnError('CAIRN_ERR_FS_IO', 'the volume has no filesystem meta record (not formatted by formatFilesystem?)');
@@ -98,24 +107,42 @@ export class FsTx {
   setMeta(patch: Partial<MetaRec>): void {
     this.meta = { ...this.getMeta(), ...patch };
     this.metaDirty = true;
+    this.metaOwned = true;
+  }
+
+  /**
+   * Adds `by` to a counter of the meta record. The first change copies the
+   * record (others may hold the one read); later ones change the copy, which
+   * is this transaction's own until finish() hands it out.
+   */
+  private bumpMeta(field: 'nextIno' | 'nextJid', by: number): void {
+    if (!this.metaOwned) {
+      this.meta = { ...this.metaRec() };
+      this.metaOwned = true;
+    }
+    (this.meta as { -readonly [K in keyof MetaRec]: MetaRec[K] })[field] += by;
+    this.metaDirty = true;
   }
 
   /** Initializes the meta record (format only). */
   initMeta(meta: MetaRec): void {
     this.meta = meta;
     this.metaDirty = true;
+    this.metaOwned = false;
   }
 
   /** A new inode number (never reused). */
   allocIno(): number {
-    const m = this.getMeta();
-    this.setMeta({ nextIno: m.nextIno + 1 });
-    return m.nextIno;
+    const ino = this.metaRec().nextIno;
+    this.bumpMeta('nextIno', 1);
+    return ino;
   }
 
   /** Writes the meta record back if it changed; called once at the end. */
   finish(): void {
     if (!this.metaDirty || this.meta === undefined) return;
+    // Handed out from here on (the decoded-records cache): no more changes in place.
+    this.metaOwned = false;
     const b = metaCodec.encode(this.meta);
     this.tx.putOwned(TREES.meta, Buffer.from(META_KEY), b);
     this.env.decoded?.setMeta(b, this.meta);
@@ -201,6 +228,36 @@ export class FsTx {
     return { ...dirRec, nextCookie: cookie + 1, size: dirRec.size + 1 };
   }
 
+  /**
+   * addEntry, then writes the directory with its new times and `nlinkDelta`
+   * more links (what putInode of `{ ...addEntry(...), mtime, ctime, nlink }`
+   * writes, with one copy of the record). Returns the record written.
+   */
+  addEntryAndTouch(dir: number, dirRec: InodeRec, name: string, ino: number, mode: number, nlinkDelta: number): InodeRec {
+    const cookie = dirRec.nextCookie ?? FIRST_ENTRY_COOKIE;
+    this.putEntry(dir, name, { ino, type: mode & S_IFMT, cookie });
+    const now = this.now;
+    const out = compact({
+      ...dirRec, nextCookie: cookie + 1, size: dirRec.size + 1, mtime: now, ctime: now, nlink: dirRec.nlink + nlinkDelta, change: dirRec.change + 1,
+    });
+    this.writeInode(dir, out);
+    return out;
+  }
+
+  /**
+   * removeEntry, then writes the directory with its new times (what putInode
+   * of `{ ...removeEntry(...), mtime, ctime }` writes, with one copy of the
+   * record). Returns the record written.
+   */
+  removeEntryAndTouch(dir: number, dirRec: InodeRec, name: string, e: DirentRec): InodeRec {
+    this.tx.del(TREES.dirents, direntKey(dir, name));
+    this.tx.del(TREES.dircookies, dircookieKey(dir, e.cookie));
+    const now = this.now;
+    const out = compact({ ...dirRec, size: Math.max(0, dirRec.size - 1), mtime: now, ctime: now, change: dirRec.change + 1 });
+    this.writeInode(dir, out);
+    return out;
+  }
+
   /** Points an existing entry at another inode, keeping its cookie. */
   replaceEntry(dir: number, name: string, old: DirentRec, ino: number, mode: number): void {
     this.putEntry(dir, name, { ino, type: mode & S_IFMT, cookie: old.cookie });
@@ -243,6 +300,12 @@ export class FsTx {
       this.unlinked.push(ino);
     }
     return out;
+  }
+
+  /** An inode dropLink listed that this transaction also reclaimed: nothing is left to do for it after the commit. */
+  reclaimedHere(ino: number): void {
+    const i = this.unlinked.indexOf(ino);
+    if (i >= 0) this.unlinked.splice(i, 1);
   }
 
   // ---- segments -----------------------------------------------------------------------
@@ -293,10 +356,9 @@ export class FsTx {
 
   /** Writes a complete entry (no undefined fields). */
   private putJournal(full: JournalRec): number {
-    const m = this.getMeta();
-    const jid = m.nextJid;
+    const jid = this.metaRec().nextJid;
     this.tx.putOwned(TREES.journal, journalKey(jid), journalCodec.encode(full));
-    this.setMeta({ nextJid: jid + 1 });
+    this.bumpMeta('nextJid', 1);
     this.journaled.push({ jid, rec: full });
     return jid;
   }

@@ -3,7 +3,7 @@
 // `nodeIo`). Every write is positioned: the log never relies on O_APPEND or a
 // shared file offset.
 
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, writeSync, writevSync } from 'node:fs';
 import { cairnError } from '@cairn/errors';
 import { dirname } from 'node:path';
 
@@ -36,6 +36,9 @@ export interface LogIo {
   syncDir(dir: string): Promise<void>;
 }
 
+/** Writes up to this many bytes run synchronously (NodeLogFile.writev). */
+const SYNC_WRITE_BYTES = 256 * 1024;
+
 class NodeLogFile implements LogFile {
   constructor(
     readonly path: string,
@@ -47,6 +50,15 @@ class NodeLogFile implements LogFile {
   }
 
   async writev(buffers: readonly Buffer[], position: number): Promise<number> {
+    let bytes = 0;
+    for (const b of buffers) bytes += b.length;
+    if (bytes <= SYNC_WRITE_BYTES) {
+      // A small write only copies into the page cache (the fdatasync after it
+      // is what waits for the disk): done here, it costs less than handing it
+      // to the thread pool and waking the loop again.
+      if (buffers.length === 1) return writeSync(this.fh.fd, buffers[0]!, 0, buffers[0]!.length, position);
+      return writevSync(this.fh.fd, buffers as Buffer[], position);
+    }
     if (buffers.length === 1) return (await this.fh.write(buffers[0]!, 0, buffers[0]!.length, position)).bytesWritten;
     return (await this.fh.writev(buffers as Buffer[], position)).bytesWritten;
   }
