@@ -3,8 +3,10 @@
 // FUSE ceiling: same kernel, libfuse 2 and options, nothing behind them) and
 // next to the local disk, in one run.
 //
-//   cairn       mountFuse() over CairnClient -> loopback TCP -> the Cairn RPC
+//   cairn-tcp   mountFuse() over CairnClient -> loopback TCP -> the Cairn RPC
 //               server in a child process (memory store, replay-log fsync off)
+//   cairn-unix  the same over the server's Unix-domain socket (its own server
+//               child and volume); CAIRN_BENCH_TRANSPORTS picks which run
 //   null-fuse   bench/fuse/null-fs.ts: metadata in memory, data discarded,
 //               mounted with fuseNativeOptions() (the options of a Cairn mount)
 //   local-disk  a temp directory on the machine's disk (reads with O_DIRECT)
@@ -33,6 +35,7 @@
 //   CAIRN_BENCH_FUSE_PROCS   processes of the concurrent metadata rows (default 4; 1: none)
 //   CAIRN_BENCH_ROUNDS       alternating metadata rounds (default 3)
 //   CAIRN_BENCH_SECONDS      cap per phase in seconds (default 20)
+//   CAIRN_BENCH_TRANSPORTS   Cairn mounts to measure: tcp, unix or both (default tcp,unix, in one run)
 //   CAIRN_BENCH_CPU_PROF     a directory: the Cairn server child writes a V8 CPU profile there
 //                            (profile the mount too: node --cpu-prof --import tsx bench/fuse/throughput.ts)
 
@@ -45,7 +48,7 @@ import { fileURLToPath } from 'node:url';
 import { checkFuseAvailable, forceUnmount, mountFuse, type FuseMount } from '@cairn/fuse';
 import { CairnClient } from '@cairn/rpc';
 import { envNumber, fmt, machine, REPO_ROOT, table, writeResult } from '../lib/report.js';
-import { BENCH_SECRET } from '../rpc/server-child.js';
+import { BENCH_SECRET, benchTransports, type Transport } from '../rpc/server-child.js';
 import type { Phase, PhaseResult } from './driver.js';
 import { mountNullFs, type NullMount } from './null-fs.js';
 
@@ -58,6 +61,8 @@ const DRIVER = fileURLToPath(new URL('./driver.ts', import.meta.url));
 const SERVER = fileURLToPath(new URL('../rpc/server-child.ts', import.meta.url));
 const META: Phase[] = ['create', 'stat', 'unlink'];
 const CPU_PROF_DIR = process.env['CAIRN_BENCH_CPU_PROF'];
+const TRANSPORTS = benchTransports();
+const CAIRN_TARGETS = TRANSPORTS.map((t) => `cairn-${t}`);
 
 type Counts = Record<string, number>;
 
@@ -200,13 +205,27 @@ function fuseReason(): string | undefined {
   }
 }
 
-async function startServer(): Promise<{ child: ChildProcess; port: number }> {
+interface ServerChild {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly socketPath: string;
+}
+
+async function startServer(): Promise<ServerChild> {
   const prof = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [];
   const child = fork(SERVER, [], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const [msg] = (await once(child, 'message')) as [{ port: number }];
+  const [msg] = (await once(child, 'message')) as [{ port: number; socketPath: string }];
   child.send({ cmd: 'fresh', id: 1 });
   await once(child, 'message');
-  return { child, port: msg.port };
+  return { child, port: msg.port, socketPath: msg.socketPath };
+}
+
+/** One Cairn mount: its own server child (fresh volume), client over `transport`, mount. */
+interface CairnSide {
+  readonly transport: Transport;
+  server?: ServerChild;
+  client?: CairnClient;
+  mount?: FuseMount;
 }
 
 /** Counts the client's RPCs per method (the mount calls every method through call()). */
@@ -237,34 +256,38 @@ async function main(): Promise<void> {
     return;
   }
   const base = mkdtempSync(join(tmpdir(), 'cairn-bench-fuse-'));
-  const dirs = { cairn: join(base, 'cairn'), null: join(base, 'null'), local: join(base, 'local') };
+  const dirs: Record<string, string> = { null: join(base, 'null'), local: join(base, 'local') };
+  for (const t of TRANSPORTS) dirs[`cairn-${t}`] = join(base, `cairn-${t}`);
   for (const d of Object.values(dirs)) mkdirSync(d);
   const started = new Date().toISOString();
-  let server: { child: ChildProcess; port: number } | undefined;
-  let client: CairnClient | undefined;
-  let cairn: FuseMount | undefined;
+  const sides: CairnSide[] = TRANSPORTS.map((transport) => ({ transport }));
   let nullFs: NullMount | undefined;
   const rows: PhaseRow[] = [];
   try {
-    server = await startServer();
-    client = await CairnClient.connect({ host: '127.0.0.1', port: server.port, volume: 'bench', secret: BENCH_SECRET, cred: { uid: 0, gid: 0, groups: [] } });
-    const rpcCalls = countRpcs(client);
-    cairn = await mountFuse({ client, mountpoint: dirs.cairn });
-    nullFs = await mountNullFs(dirs.null);
-    const c = cairn;
+    const cairnTargets: Array<[string, string, Probe | undefined, boolean]> = [];
+    for (const side of sides) {
+      const server = (side.server = await startServer());
+      const where = side.transport === 'unix' ? { socketPath: server.socketPath } : { host: '127.0.0.1', port: server.port };
+      const client = (side.client = await CairnClient.connect({ ...where, volume: 'bench', secret: BENCH_SECRET, cred: { uid: 0, gid: 0, groups: [] } }));
+      const rpcCalls = countRpcs(client);
+      const target = `cairn-${side.transport}`;
+      const c = (side.mount = await mountFuse({ client, mountpoint: dirs[target]! }));
+      const serverPid = server.child.pid!;
+      const probe: Probe = {
+        fuseCalls: () => Object.fromEntries(Object.entries(c.stats().ops).map(([k, v]) => [k, v.calls])),
+        rpcCalls,
+        handlerMs: () => Object.values(c.stats().ops).reduce((s, v) => s + v.totalMs, 0),
+        serverCpuUs: () => cpuOfPid(serverPid),
+      };
+      cairnTargets.push([target, dirs[target]!, probe, false]);
+    }
+    nullFs = await mountNullFs(dirs['null']!);
     const n = nullFs;
-    const serverPid = server.child.pid!;
-    const cairnProbe: Probe = {
-      fuseCalls: () => Object.fromEntries(Object.entries(c.stats().ops).map(([k, v]) => [k, v.calls])),
-      rpcCalls,
-      handlerMs: () => Object.values(c.stats().ops).reduce((s, v) => s + v.totalMs, 0),
-      serverCpuUs: () => cpuOfPid(serverPid),
-    };
-    const targets: Array<[string, string, Probe | undefined, boolean]> = [
-      ['cairn', dirs.cairn, cairnProbe, false],
-      ['null-fuse', dirs.null, { fuseCalls: () => n.calls() }, false],
-      ['local-disk', dirs.local, undefined, true],
-    ];
+    const nullTarget: [string, string, Probe | undefined, boolean] = ['null-fuse', dirs['null']!, { fuseCalls: () => n.calls() }, false];
+    const localTarget: [string, string, Probe | undefined, boolean] = ['local-disk', dirs['local']!, undefined, true];
+    // The FUSE targets alternate in the rounds; the local disk runs once.
+    const fuseTargets = [...cairnTargets, nullTarget];
+    const targets = [...fuseTargets, localTarget];
     for (const [target, dir, probe, direct] of targets) {
       process.stderr.write(`[fuse] ${target}: warm-up, then ${SEQ_MIB} MiB\n`);
       await runPhases(target, dir, probe, 1, Math.min(200, FILES), Math.min(16, SEQ_MIB), [...META, 'write', 'read'], direct);
@@ -274,8 +297,8 @@ async function main(): Promise<void> {
     // from elsewhere hits both); the local disk once.
     for (const procs of PROCS > 1 ? [1, PROCS] : [1]) {
       for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? targets.slice(0, 2) : [targets[1]!, targets[0]!];
-        if (round === 0) order.push(targets[2]!);
+        const order = round % 2 === 0 ? [...fuseTargets] : [...fuseTargets].reverse();
+        if (round === 0) order.push(localTarget);
         for (const [target, dir, probe, direct] of order) {
           process.stderr.write(`[fuse] ${target}: ${FILES} files, ${procs} process(es), round ${round + 1}\n`);
           rows.push(...(await runPhases(target, dir, probe, procs, FILES, SEQ_MIB, META, direct)).map((r) => ({ ...r, round })));
@@ -283,14 +306,16 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await cairn?.unmount().catch((err: unknown) => process.stderr.write(`unmount: ${String(err)}\n`));
+    for (const side of sides) await side.mount?.unmount().catch((err: unknown) => process.stderr.write(`unmount: ${String(err)}\n`));
     await nullFs?.unmount().catch((err: unknown) => process.stderr.write(`unmount: ${String(err)}\n`));
-    for (const d of [dirs.cairn, dirs.null]) await forceUnmount(d).catch((err: unknown) => process.stderr.write(`${String(err)}\n`));
-    await client?.close();
-    if (server) {
-      const exited = once(server.child, 'exit');
-      server.child.send({ cmd: 'exit' });
-      await exited;
+    for (const d of [...CAIRN_TARGETS.map((t) => dirs[t]!), dirs['null']!]) await forceUnmount(d).catch((err: unknown) => process.stderr.write(`${String(err)}\n`));
+    for (const side of sides) {
+      await side.client?.close();
+      if (side.server) {
+        const exited = once(side.server.child, 'exit');
+        side.server.child.send({ cmd: 'exit' });
+        await exited;
+      }
     }
     rmSync(base, { recursive: true, force: true });
   }
@@ -307,8 +332,8 @@ async function main(): Promise<void> {
     return m === undefined ? undefined : { rate: m };
   };
   /** Cairn / null: the median of the rounds' ratios (sequential phases: the one ratio). */
-  const ceiling = (procs: number, phase: Phase): number | null => {
-    const c = of('cairn', procs, phase);
+  const ceiling = (cairnTarget: string, procs: number, phase: Phase): number | null => {
+    const c = of(cairnTarget, procs, phase);
     const n = of('null-fuse', procs, phase);
     const m = median(c.flatMap((r) => n.filter((x) => x.round === r.round).map((x) => r.rate / x.rate)));
     return m === undefined ? null : Math.round(m * 100) / 100;
@@ -318,18 +343,20 @@ async function main(): Promise<void> {
   const header = ['target', 'procs', 'create/s', 'stat/s', 'unlink/s', 'write MB/s', 'read MB/s'];
   const body: string[][] = [];
   for (const procs of procsList) {
-    for (const target of ['cairn', 'null-fuse', 'local-disk']) {
+    for (const target of [...CAIRN_TARGETS, 'null-fuse', 'local-disk']) {
       const cell = (phase: Phase, digits = 0): string => {
         const r = get(target, procs, phase);
         return r ? fmt(r.rate, digits) : '';
       };
       body.push([target, String(procs), cell('create'), cell('stat'), cell('unlink'), cell('write', 1), cell('read', 1)]);
     }
-    const ratioCell = (phase: Phase): string => {
-      const v = ceiling(procs, phase);
-      return v === null ? '' : `${fmt(v, 2)}`;
-    };
-    body.push(['cairn / null-fuse', String(procs), ratioCell('create'), ratioCell('stat'), ratioCell('unlink'), ratioCell('write'), ratioCell('read')]);
+    for (const ct of CAIRN_TARGETS) {
+      const ratioCell = (phase: Phase): string => {
+        const v = ceiling(ct, procs, phase);
+        return v === null ? '' : `${fmt(v, 2)}`;
+      };
+      body.push([`${ct} / null-fuse`, String(procs), ratioCell('create'), ratioCell('stat'), ratioCell('unlink'), ratioCell('write'), ratioCell('read')]);
+    }
   }
   process.stdout.write(`\n${table(header, body, ['l', 'r', 'r', 'r', 'r', 'r', 'r'])}\n`);
 
@@ -344,10 +371,13 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${table(costHeader, costBody, ['l', 'r', 'l', 'l', 'l', 'r', 'r', 'r', 'r'])}\n`);
 
   const goal = Object.fromEntries(
-    procsList.map((procs) => [
-      `procs${procs}`,
+    CAIRN_TARGETS.map((ct) => [
+      ct,
       Object.fromEntries(
-        (['create', 'stat', 'unlink', 'write', 'read'] as Phase[]).map((phase) => [phase, ceiling(procs, phase)]),
+        procsList.map((procs) => [
+          `procs${procs}`,
+          Object.fromEntries((['create', 'stat', 'unlink', 'write', 'read'] as Phase[]).map((phase) => [phase, ceiling(ct, procs, phase)])),
+        ]),
       ),
     ]),
   );
@@ -362,7 +392,8 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       maxSecondsPerPhase: MAX_SECONDS,
       workload: 'synchronous syscalls; create = open(O_CREAT|O_EXCL)+close; sequential = 1 MiB write(2)s + fsync, 1 MiB read(2)s; metadata phases with 1 and with N processes (files split)',
-      cairn: 'mountFuse defaults over loopback RPC; server in a child process, memory store, replay-log fsync off',
+      cairn: 'mountFuse defaults over loopback RPC (cairn-tcp) or the server\'s Unix-domain socket (cairn-unix); each its own server in a child process, memory store, replay-log fsync off',
+      transports: TRANSPORTS,
       nullFuse: 'fuse-native with fuseNativeOptions() (the options of a Cairn mount), metadata in memory, data discarded',
       localDisk: 'temp directory; read with dd iflag=direct',
     },

@@ -1,6 +1,7 @@
-// RPC overhead: filesystem operations through CairnClient -> loopback TCP ->
-// the Cairn RPC server (in a child process) next to the same operations called
-// in process on a Filesystem, at concurrency 1, 16 and 256:
+// RPC overhead: filesystem operations through CairnClient -> loopback TCP (and
+// a Unix-domain socket) -> the Cairn RPC server (in a child process) next to
+// the same operations called in process on a Filesystem, at concurrency 1, 16
+// and 256:
 //
 //   create    create(parent, unique name)                     ops/s
 //   getattr   getattr of one of 1000 files                    ops/s
@@ -17,6 +18,8 @@
 // Usage: npx tsx bench/rpc/ops.ts
 //   CAIRN_BENCH_SECONDS     seconds per case (default 2)
 //   CAIRN_BENCH_WRITE_MIB   each write case also stops after this much data (default 256)
+//   CAIRN_BENCH_TRANSPORTS  the RPC transports to measure, in this order: tcp, unix or both
+//                           (default tcp,unix: each case runs over both in the same run)
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { ROOT_CRED, type Filesystem } from '@cairn/inode';
 import { CairnClient } from '@cairn/rpc';
 import { envNumber, fmt, machine, Samples, table, writeResult } from '../lib/report.js';
-import { BENCH_SECRET, dropVolume, freshVolume } from './server-child.js';
+import { BENCH_SECRET, benchTransports, dropVolume, freshVolume, type Transport } from './server-child.js';
 
 const SECONDS = envNumber('CAIRN_BENCH_SECONDS', 2, 0.1);
 const WRITE_CAP = envNumber('CAIRN_BENCH_WRITE_MIB', 256, 1) * 1024 * 1024;
@@ -32,6 +35,7 @@ const CONCURRENCY = [1, 16, 256];
 const WRITE_SIZE = 128 * 1024;
 const GETATTR_FILES = 1000;
 const READDIR_ENTRIES = 100;
+const TRANSPORTS = benchTransports();
 
 /** The operations a case needs, in process or over RPC. */
 interface Target {
@@ -140,15 +144,16 @@ async function runCase(name: CaseName, t: Target, workers: number): Promise<Resu
 class RemoteSide {
   private nextId = 1;
   private client: CairnClient | undefined;
-  private constructor(private readonly child: ChildProcess, private readonly port: number) {}
+  private constructor(private readonly child: ChildProcess, private readonly port: number, private readonly socketPath: string) {}
 
   static async start(): Promise<RemoteSide> {
     const child = fork(fileURLToPath(new URL('./server-child.ts', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const [msg] = (await once(child, 'message')) as [{ port: number }];
-    return new RemoteSide(child, msg.port);
+    const [msg] = (await once(child, 'message')) as [{ port: number; socketPath: string }];
+    return new RemoteSide(child, msg.port, msg.socketPath);
   }
 
-  async fresh(): Promise<Target> {
+  /** A fresh volume, and a client connected to it over `transport`. */
+  async fresh(transport: Transport): Promise<Target> {
     await this.client?.close();
     const id = this.nextId++;
     this.child.send({ cmd: 'fresh', id });
@@ -156,7 +161,8 @@ class RemoteSide {
       const [m] = (await once(this.child, 'message')) as [{ id?: number }];
       if (m.id === id) break;
     }
-    this.client = await CairnClient.connect({ host: '127.0.0.1', port: this.port, volume: 'bench', secret: BENCH_SECRET, cred: { uid: 0, gid: 0, groups: [] } });
+    const where = transport === 'unix' ? { socketPath: this.socketPath } : { host: '127.0.0.1', port: this.port };
+    this.client = await CairnClient.connect({ ...where, volume: 'bench', secret: BENCH_SECRET, cred: { uid: 0, gid: 0, groups: [] } });
     return overRpc(this.client);
   }
 
@@ -171,6 +177,8 @@ interface Row {
   op: CaseName;
   concurrency: number;
   mode: 'in-process' | 'rpc';
+  /** How the rpc rows reached the server (null in process). */
+  transport: Transport | null;
   opsPerSec: number;
   mbPerSec: number | null;
   p50ms: number;
@@ -184,10 +192,10 @@ async function main(): Promise<void> {
   const started = new Date().toISOString();
   const remote = await RemoteSide.start();
   const rows: Row[] = [];
-  const row = (op: CaseName, concurrency: number, mode: Row['mode'], r: Result, base?: Row): Row => {
+  const row = (op: CaseName, concurrency: number, mode: Row['mode'], transport: Transport | null, r: Result, base?: Row): Row => {
     const opsPerSec = r.ops / r.seconds;
     const out: Row = {
-      op, concurrency, mode,
+      op, concurrency, mode, transport,
       opsPerSec: Math.round(opsPerSec),
       mbPerSec: op === 'write' ? Math.round((r.bytes / r.seconds / 1e6) * 10) / 10 : null,
       p50ms: Math.round(r.p50ms * 1000) / 1000,
@@ -196,7 +204,7 @@ async function main(): Promise<void> {
       ratio: base ? Math.round((opsPerSec / base.opsPerSec) * 100) / 100 : null,
     };
     rows.push(out);
-    process.stderr.write(`[bench] ${op} c=${concurrency} ${mode}: ${fmt(opsPerSec)} ops/s${out.ratio !== null ? ` (ratio ${out.ratio})` : ''}\n`);
+    process.stderr.write(`[bench] ${op} c=${concurrency} ${mode}${transport ? `/${transport}` : ''}: ${fmt(opsPerSec)} ops/s${out.ratio !== null ? ` (ratio ${out.ratio})` : ''}\n`);
     return out;
   };
   try {
@@ -205,34 +213,40 @@ async function main(): Promise<void> {
         const vol = await freshVolume();
         let base: Row;
         try {
-          base = row(op, c, 'in-process', await runCase(op, inProcess(vol.fs), c));
+          base = row(op, c, 'in-process', null, await runCase(op, inProcess(vol.fs), c));
         } finally {
           await dropVolume(vol);
         }
-        row(op, c, 'rpc', await runCase(op, await remote.fresh(), c), base);
+        for (const t of TRANSPORTS) row(op, c, 'rpc', t, await runCase(op, await remote.fresh(t), c), base);
       }
     }
-    for (const c of CONCURRENCY) row('ping', c, 'rpc', await runCase('ping', await remote.fresh(), c));
+    for (const c of CONCURRENCY) for (const t of TRANSPORTS) row('ping', c, 'rpc', t, await runCase('ping', await remote.fresh(t), c));
   } finally {
     await remote.stop();
   }
 
   const header = ['op', 'concurrency', 'mode', 'ops/s', 'MB/s', 'p50 ms', 'p99 ms', 'rpc / in-process'];
   const body = rows.map((r) => [
-    r.op, String(r.concurrency), r.mode, fmt(r.opsPerSec), r.mbPerSec === null ? '' : fmt(r.mbPerSec, 1), fmt(r.p50ms, 3), fmt(r.p99ms, 3),
+    r.op, String(r.concurrency), r.transport ? `${r.mode} ${r.transport}` : r.mode, fmt(r.opsPerSec), r.mbPerSec === null ? '' : fmt(r.mbPerSec, 1), fmt(r.p50ms, 3), fmt(r.p99ms, 3),
     r.ratio === null ? '' : `${Math.round(r.ratio * 100)}%`,
   ]);
   process.stdout.write(`${table(header, body, ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r'])}\n`);
-  const create256 = rows.find((r) => r.op === 'create' && r.concurrency === 256 && r.mode === 'rpc');
-  const goal = { name: 'RPC create >= 50% of in-process at concurrency 256', ratio: create256?.ratio ?? null, met: (create256?.ratio ?? 0) >= 0.5 };
-  process.stdout.write(`goal: ${goal.name}: ${goal.ratio === null ? 'n/a' : `${Math.round(goal.ratio * 100)}%`} (${goal.met ? 'met' : 'NOT met'})\n`);
+  // The goal over the first transport (TCP by default); every transport's ratio is listed.
+  const create256 = (t: Transport): Row | undefined => rows.find((r) => r.op === 'create' && r.concurrency === 256 && r.mode === 'rpc' && r.transport === t);
+  const ratios = Object.fromEntries(TRANSPORTS.map((t) => [t, create256(t)?.ratio ?? null]));
+  const first = ratios[TRANSPORTS[0]!] ?? null;
+  const goal = { name: 'RPC create >= 50% of in-process at concurrency 256', transport: TRANSPORTS[0]!, ratio: first, met: (first ?? 0) >= 0.5, byTransport: ratios };
+  for (const t of TRANSPORTS) {
+    const v = ratios[t] ?? null;
+    process.stdout.write(`goal (${t}): ${goal.name}: ${v === null ? 'n/a' : `${Math.round(v * 100)}%`} (${(v ?? 0) >= 0.5 ? 'met' : 'NOT met'})\n`);
+  }
   const rel = writeResult('rpc-ops', {
     bench: 'rpc-ops',
     started,
     ...machine(),
     settings: {
       caseSeconds: SECONDS, writeCapBytes: WRITE_CAP, writeSize: WRITE_SIZE, getattrFiles: GETATTR_FILES, readdirEntries: READDIR_ENTRIES,
-      store: 'memory, replay-log fsync off, fresh volume per case', transport: 'loopback TCP, server in a child process, CairnClient pool of 2',
+      store: 'memory, replay-log fsync off, fresh volume per case', transports: TRANSPORTS, transport: 'loopback TCP and/or a Unix-domain socket, server in a child process, CairnClient pool of 2',
     },
     goal,
     rows,

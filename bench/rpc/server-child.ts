@@ -1,7 +1,8 @@
 // The server side of bench/rpc/ops.ts, in its own process (as a frontend and
 // the metadata service would be): a Cairn RPC server exporting volume "bench",
-// a fresh Filesystem on the memory store per case. Driven over IPC:
-//   parent <- { port }                 once listening
+// a fresh Filesystem on the memory store per case, listening on loopback TCP
+// and on a Unix-domain socket in a temp directory. Driven over IPC:
+//   parent <- { port, socketPath }     once listening
 //   parent -> { cmd: 'fresh', id }     replace the volume with an empty one; <- { id }
 //   parent -> { cmd: 'exit' }          close everything and exit
 
@@ -13,6 +14,17 @@ import { createMemoryStore } from '@cairn/objstore';
 import { createCairnServer, secretsEqual } from '@cairn/rpc';
 
 export const BENCH_SECRET = 'bench-secret';
+
+/** How a benchmark client reaches this server. */
+export type Transport = 'tcp' | 'unix';
+
+/** The transports to measure: $CAIRN_BENCH_TRANSPORTS, comma-separated (default tcp,unix). */
+export function benchTransports(v: string = process.env['CAIRN_BENCH_TRANSPORTS'] ?? 'tcp,unix'): Transport[] {
+  const out = v.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  for (const t of out) if (t !== 'tcp' && t !== 'unix') throw new Error(`CAIRN_BENCH_TRANSPORTS: ${t} is not tcp or unix`);
+  if (out.length === 0) throw new Error('CAIRN_BENCH_TRANSPORTS names no transport');
+  return [...new Set(out)] as Transport[];
+}
 
 interface Vol {
   fs: Filesystem;
@@ -36,10 +48,12 @@ export async function dropVolume(v: Vol | undefined): Promise<void> {
 
 async function main(): Promise<void> {
   let current: Vol | undefined;
+  const sockDir = mkdtempSync(join(tmpdir(), 'cairn-bench-sock-'));
   const server = createCairnServer({
+    socketPath: join(sockDir, 'rpc.sock'),
     resolveVolume: (name, secret) => (name === 'bench' && secretsEqual(secret, BENCH_SECRET) ? current?.fs : undefined),
   });
-  const { port } = await server.start();
+  const { port, socketPath } = await server.start();
   process.on('message', (msg: { cmd: string; id?: number }) => {
     void (async () => {
       if (msg.cmd === 'fresh') {
@@ -51,11 +65,12 @@ async function main(): Promise<void> {
       } else if (msg.cmd === 'exit') {
         await server.close();
         await dropVolume(current);
+        rmSync(sockDir, { recursive: true, force: true });
         process.exit(0);
       }
     })();
   });
-  process.send!({ port });
+  process.send!({ port, socketPath });
 }
 
 if (process.send) void main();

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createDaemon, createLogger, validateConfig, type CairnConfig, type Daemon } from '@cairn/daemon';
+import { createDaemon, createLogger, validateConfig, type CairnConfig, type Daemon, type StartInfo } from '@cairn/daemon';
 import { readCredentials, readRuntime, type RuntimeInfo, type StoredCredentials } from '@cairn/daemon/local-state';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -99,10 +99,10 @@ export function testLogger(): ReturnType<typeof createLogger> {
   return createLogger({ level: (process.env['CAIRN_TEST_LOG'] ?? 'silent') as 'silent', format: 'json' }, false);
 }
 
-export async function startInProcess(dir: string, extra: Record<string, unknown> = {}): Promise<{ daemon: Daemon; url: string }> {
+export async function startInProcess(dir: string, extra: Record<string, unknown> = {}): Promise<{ daemon: Daemon; url: string; info: StartInfo }> {
   const daemon = createDaemon({ config: testConfig(dir, extra), logger: testLogger() });
   const info = await daemon.start();
-  return { daemon, url: info.mgmtUrl };
+  return { daemon, url: info.mgmtUrl, info };
 }
 
 /** fetch against the management API with a token. */

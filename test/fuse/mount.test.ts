@@ -250,13 +250,13 @@ describe.skipIf(skip !== undefined)('FUSE mount of a Cairn volume', () => {
     }
   }, 120_000);
 
-  it('`cairn mount` (main.ts) serves the same volume and unmounts on SIGINT', async () => {
+  it('`cairn mount` (main.ts) serves the same volume over the server\'s Unix-domain socket and unmounts on SIGINT', async () => {
     const second = mkdtempSync(join(env.base, 'second-'));
     writeFileSync(join(env.local, 'secret'), `${FUSE_SECRET}\n`);
     await sh(`echo 'from the first mount' > ${m}/shared.txt`);
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'packages/fuse/src/main.ts'), FUSE_VOLUME, second, '--port', String(env.port), '--secret-file', join(env.local, 'secret'), '--attr-timeout', '0'],
+      ['--import', 'tsx', join(ROOT, 'packages/fuse/src/main.ts'), FUSE_VOLUME, second, '--host', `unix:${env.socketPath}`, '--secret-file', join(env.local, 'secret'), '--attr-timeout', '0'],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';

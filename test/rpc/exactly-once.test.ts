@@ -5,11 +5,13 @@
 // same request ids; afterwards every operation took effect exactly once and
 // every call got the answer of its one execution.
 
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CairnClient, RpcClient, type Credentials, type RpcServer } from '../../packages/rpc/src/index.js';
 import { ChaosProxy } from './helpers/chaos-proxy.js';
 import { FS_SECRET, startFsServer } from './helpers/fs.js';
 import { SECRET, startTestServer } from './helpers/table.js';
+import { socketDir, TRANSPORTS } from './helpers/transport.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -24,50 +26,59 @@ async function pool(n: number, width: number, task: (i: number) => Promise<void>
   }));
 }
 
-describe('exactly once across cut connections (test method table)', () => {
-  it('every increment, append and create executes once, whatever the proxy cuts', async () => {
-    const { server, port, volume } = await startTestServer();
-    cleanups.push(() => server.close());
-    const proxy = new ChaosProxy({ targetPort: port, seed: 0xc0ffee, dropRequest: 0.02, dropReply: 0.025, cutMidFrame: 0.01 });
-    const pport = await proxy.start();
-    cleanups.push(() => proxy.close());
-    const client = new RpcClient({ host: '127.0.0.1', port: pport, poolSize: 2, deadlineMs: 60_000 });
-    cleanups.push(() => client.close());
+// Over TCP and over Unix-domain sockets (client to proxy to server).
+describe.each(TRANSPORTS)('over %s', (transport) => {
+  describe('exactly once across cut connections (test method table)', () => {
+    it('every increment, append and create executes once, whatever the proxy cuts', async () => {
+      const { server, addr, volume } = await startTestServer({}, transport);
+      cleanups.push(() => server.close());
+      const dir = socketDir();
+      cleanups.push(() => dir.remove());
+      const proxyPath = join(dir.dir, 'proxy.sock');
+      const proxy = new ChaosProxy({
+        ...('socketPath' in addr ? { targetPath: addr.socketPath, listenPath: proxyPath } : { targetPort: addr.port }),
+        seed: 0xc0ffee, dropRequest: 0.02, dropReply: 0.025, cutMidFrame: 0.01,
+      });
+      const pport = await proxy.start();
+      cleanups.push(() => proxy.close());
+      const client = new RpcClient({ ...(transport === 'unix' ? { socketPath: proxyPath } : { host: '127.0.0.1', port: pport }), poolSize: 2, deadlineMs: 60_000 });
+      cleanups.push(() => client.close());
 
-    proxy.enabled = false;
-    const { mountId } = await client.call<{ mountId: string }>('mount', { volume: 'vol', secret: SECRET });
-    proxy.enabled = true;
+      proxy.enabled = false;
+      const { mountId } = await client.call<{ mountId: string }>('mount', { volume: 'vol', secret: SECRET });
+      proxy.enabled = true;
 
-    const N = 1500;
-    const incrValues: number[] = [];
-    const failures: unknown[] = [];
-    await pool(N, 24, async (i) => {
-      try {
-        if (i % 3 === 0) incrValues.push((await client.call<{ value: number }>('incr', {}, {}, mountId)).value);
-        else if (i % 3 === 1) await client.call('append', { token: `t${i}` }, {}, mountId);
-        else expect(await client.call('create', { name: `n${i}` }, {}, mountId)).toEqual({ created: `n${i}` });
-      } catch (err) {
-        failures.push(err);
-      }
+      const N = 1500;
+      const incrValues: number[] = [];
+      const failures: unknown[] = [];
+      await pool(N, 24, async (i) => {
+        try {
+          if (i % 3 === 0) incrValues.push((await client.call<{ value: number }>('incr', {}, {}, mountId)).value);
+          else if (i % 3 === 1) await client.call('append', { token: `t${i}` }, {}, mountId);
+          else expect(await client.call('create', { name: `n${i}` }, {}, mountId)).toEqual({ created: `n${i}` });
+        } catch (err) {
+          failures.push(err);
+        }
+      });
+
+      expect(failures).toEqual([]);
+      const incrs = Math.ceil(N / 3);
+      expect(volume.counter).toBe(incrs);
+      // Each increment saw its own value: no reply was shared or duplicated.
+      expect([...incrValues].sort((a, b) => a - b)).toEqual(Array.from({ length: incrs }, (_, k) => k + 1));
+      const tokens = Array.from({ length: N }, (_, i) => i).filter((i) => i % 3 === 1).map((i) => `t${i}`);
+      expect([...volume.appended].sort()).toEqual([...tokens].sort());
+      expect(volume.names.size).toBe(N - incrs - tokens.length);
+      expect([...volume.executions.values()].every((n) => n === 1)).toBe(true);
+      expect(volume.executions.size).toBe(N);
+      // The chaos really happened, at every kind of point.
+      expect(proxy.stats.cutBeforeRequest).toBeGreaterThan(3);
+      expect(proxy.stats.cutAfterExecution).toBeGreaterThan(3);
+      expect(proxy.stats.cutMidFrame).toBeGreaterThan(0);
+      expect(client.stats().resent).toBeGreaterThan(0);
+      const cache = (server as RpcServer).stats().replyCache;
+      expect(cache.cachedHits + cache.attached).toBeGreaterThan(0);
     });
-
-    expect(failures).toEqual([]);
-    const incrs = Math.ceil(N / 3);
-    expect(volume.counter).toBe(incrs);
-    // Each increment saw its own value: no reply was shared or duplicated.
-    expect([...incrValues].sort((a, b) => a - b)).toEqual(Array.from({ length: incrs }, (_, k) => k + 1));
-    const tokens = Array.from({ length: N }, (_, i) => i).filter((i) => i % 3 === 1).map((i) => `t${i}`);
-    expect([...volume.appended].sort()).toEqual([...tokens].sort());
-    expect(volume.names.size).toBe(N - incrs - tokens.length);
-    expect([...volume.executions.values()].every((n) => n === 1)).toBe(true);
-    expect(volume.executions.size).toBe(N);
-    // The chaos really happened, at every kind of point.
-    expect(proxy.stats.cutBeforeRequest).toBeGreaterThan(3);
-    expect(proxy.stats.cutAfterExecution).toBeGreaterThan(3);
-    expect(proxy.stats.cutMidFrame).toBeGreaterThan(0);
-    expect(client.stats().resent).toBeGreaterThan(0);
-    const cache = (server as RpcServer).stats().replyCache;
-    expect(cache.cachedHits + cache.attached).toBeGreaterThan(0);
   });
 });
 

@@ -18,6 +18,9 @@ export function banner(i: StartInfo): string {
   if (i.rpc) {
     lines.push(`  RPC API         tcp://${i.rpc.host}:${i.rpc.port}   (mount a volume with its secret)`);
   }
+  if (i.rpcSocket) {
+    lines.push(`  RPC API         unix:${i.rpcSocket}   (same host: cairn mount --host unix:${i.rpcSocket} ...)`);
+  }
   if (i.objectApiUrl) {
     const key = shown(i.objectApi.key, i.objectApi.generated);
     lines.push(`  Object API      ${i.objectApiUrl}   (Swift: ${i.objectApiUrl}/auth/v1.0; S3: path-style at ${i.objectApiUrl})`);

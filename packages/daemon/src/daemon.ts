@@ -28,6 +28,8 @@ export interface StartInfo {
   readonly dataDir: string;
   readonly mgmtUrl: string;
   readonly rpc?: { host: string; port: number };
+  /** The RPC API's Unix-domain socket, when configured. */
+  readonly rpcSocket?: string;
   readonly objectApiUrl?: string;
   /** Generated (not configured) secrets, for the local default. */
   readonly adminToken: { value: string; generated: boolean };
@@ -87,6 +89,7 @@ export function createDaemon(o: DaemonOptions): Daemon {
         throw err;
       }
       rt.listeners.rpc = rpc.address;
+      rt.listeners.rpcSocket = rpc.socketPath;
       rt.listeners.object = objectApi.url;
       rt.notReadyReason = 'serving volumes';
       const errors = new Map<string, string>();
@@ -111,6 +114,7 @@ export function createDaemon(o: DaemonOptions): Daemon {
       const info: StartInfo = {
         nodeId: rt.nodeId, backend: rt.rawStore.kind, dataDir: rt.config.dataDir, mgmtUrl: rt.listeners.mgmt!,
         ...(rt.listeners.rpc ? { rpc: rt.listeners.rpc } : {}), ...(rt.listeners.object ? { objectApiUrl: rt.listeners.object } : {}),
+        ...(rt.listeners.rpcSocket ? { rpcSocket: rt.listeners.rpcSocket } : {}),
         adminToken: { value: rt.adminToken, generated: rt.config.mgmt.adminToken === '' },
         objectApi: { user: rt.config.objectApi.user, key: rt.objectApiKey, generated: rt.config.objectApi.key === '' },
         volumes: names.map((name) => {

@@ -198,6 +198,7 @@ export class DaemonManagementPort implements ManagementPort {
     const out: ListenerInfo[] = [];
     if (l.mgmt) out.push({ api: 'mgmt', url: l.mgmt });
     if (l.rpc) out.push({ api: 'rpc', url: `tcp://${l.rpc.host.includes(':') ? `[${l.rpc.host}]` : l.rpc.host}:${l.rpc.port}` });
+    if (l.rpcSocket) out.push({ api: 'rpc', url: `unix:${l.rpcSocket}` });
     if (l.object) out.push({ api: 'object', url: l.object });
     return out;
   }

@@ -14,6 +14,8 @@ import type { VolumeOwnership } from './ownership.js';
 export interface Listeners {
   mgmt?: string;
   rpc?: { host: string; port: number };
+  /** The RPC API's Unix-domain socket, when configured. */
+  rpcSocket?: string;
   object?: string;
 }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cairnError } from '@cairn/errors';
 import { describe, expect, it } from 'vitest';
 import { parseMountArgs, runMountCommand, type MountCommandIo } from './command.js';
@@ -23,6 +26,27 @@ describe('cairn mount arguments', () => {
     await expect(parseMountArgs(['v', 'm'], {})).rejects.toMatchObject({ code: 'CAIRN_ERR_INVALID_ARGUMENT' });
     await expect(parseMountArgs(['v', 'm', '--secret', 's', '--port', '70000'], {})).rejects.toThrow(/--port/);
     await expect(parseMountArgs(['v', 'm', 'x', '--secret', 's'], {})).rejects.toThrow(/VOLUME and MOUNTPOINT/);
+  });
+
+  it('takes the daemon\'s Unix-domain socket as --host unix:PATH, without a port or TLS', async () => {
+    const a = await parseMountArgs(['vol', '/mnt/x', '--host', 'unix:/run/cairn/rpc.sock', '--secret', 's'], {});
+    expect(a).toMatchObject({ volume: 'vol', host: 'unix:/run/cairn/rpc.sock', socketPath: '/run/cairn/rpc.sock', tls: false });
+    expect((await parseMountArgs(['v', 'm', '--host', 'meta1', '--secret', 's'], {})).socketPath).toBeUndefined();
+    await expect(parseMountArgs(['v', 'm', '--host', 'unix:', '--secret', 's'], {})).rejects.toThrow(/needs the socket's path/);
+    await expect(parseMountArgs(['v', 'm', '--host', 'unix:/x.sock', '--port', '7000', '--secret', 's'], {})).rejects.toThrow(/--port does not apply/);
+    await expect(parseMountArgs(['v', 'm', '--host', 'unix:/x.sock', '--tls', '--secret', 's'], {})).rejects.toThrow(/--tls and --ca do not apply/);
+  });
+
+  it('names the socket it cannot reach and exits 3', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-mount-cmd-'));
+    try {
+      const sock = join(dir, 'missing.sock');
+      const x = io({ env: { CAIRN_SECRET: 's' }, preflight: () => undefined });
+      expect(await runMountCommand(['vol', dir, '--host', `unix:${sock}`], x)).toBe(3);
+      expect(x.err.join('')).toContain(`cairn mount: cannot reach unix:${sock}: connect ENOENT`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints the usage and exits 2 on a bad command line', async () => {

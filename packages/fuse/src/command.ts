@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { cairnError, isCairnError } from '@cairn/errors';
-import { CairnClient, type ClientTlsOptions } from '@cairn/rpc';
+import { CairnClient, UNIX_HOST_PREFIX, type ClientTlsOptions } from '@cairn/rpc';
 import pino from 'pino';
 import type { IdentityMode } from './cred.js';
 import { mountFuse } from './mount.js';
@@ -23,8 +23,9 @@ export const MOUNT_USAGE = `usage: cairn mount VOLUME MOUNTPOINT [options]
 Mounts a Cairn volume at MOUNTPOINT through FUSE and serves it until
 interrupted (Ctrl-C, SIGTERM) or unmounted (fusermount -u MOUNTPOINT).
 
-  --host HOST            RPC server (default 127.0.0.1)
-  --port PORT            RPC port (default 7420)
+  --host HOST            RPC server (default 127.0.0.1); unix:PATH for the
+                         daemon's Unix-domain socket (rpc.socketPath)
+  --port PORT            RPC port (default 7420; not with unix:PATH)
   --secret SECRET        the volume's secret (default: $CAIRN_SECRET)
   --secret-file FILE     read the secret from FILE
   --tls                  connect with TLS (system CAs)
@@ -45,6 +46,8 @@ export interface MountArgs {
   readonly mountpoint: string;
   readonly host: string;
   readonly port: number;
+  /** The server's Unix-domain socket (from `--host unix:PATH`); host and port are then unused. */
+  readonly socketPath?: string;
   readonly secret: string;
   readonly tls: boolean | ClientTlsOptions;
   readonly attrTimeoutSec: number;
@@ -114,11 +117,20 @@ export async function parseMountArgs(argv: readonly string[], env: Readonly<Reco
   if (identity !== 'caller' && identity !== 'mount') throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', '--identity must be caller or mount');
   const port = num('--port', v.port, 7420, 65535);
   if (!Number.isInteger(port) || port === 0) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', '--port must be an integer in 1..65535');
+  const host = v.host ?? '127.0.0.1';
+  let socketPath: string | undefined;
+  if (host.startsWith(UNIX_HOST_PREFIX)) {
+    socketPath = host.slice(UNIX_HOST_PREFIX.length);
+    if (socketPath === '') throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', '--host unix: needs the socket\'s path (unix:/run/cairn/rpc.sock)');
+    if (v.port !== undefined) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', '--port does not apply to a unix: socket');
+    if (v.tls === true || v.ca !== undefined) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', '--tls and --ca do not apply to a unix: socket');
+  }
   return {
     volume,
     mountpoint,
-    host: v.host ?? '127.0.0.1',
+    host,
     port,
+    ...(socketPath !== undefined ? { socketPath } : {}),
     secret,
     tls: v.ca !== undefined ? { caPath: v.ca } : v.tls === true,
     attrTimeoutSec: num('--attr-timeout', v['attr-timeout'], 1, 86_400),
@@ -142,10 +154,15 @@ function exitCodeOf(err: unknown): number {
   return EXIT.ERROR;
 }
 
-/** One TCP connection attempt, so that a wrong address fails in seconds rather than after the RPC deadline. */
-function probe(host: string, port: number, timeoutMs = 5000): Promise<void> {
+/** Where the server is, as messages name it: host:port or unix:PATH. */
+function serverName(a: MountArgs): string {
+  return a.socketPath !== undefined ? `${UNIX_HOST_PREFIX}${a.socketPath}` : `${a.host}:${a.port}`;
+}
+
+/** One connection attempt (TCP or the socket), so that a wrong address fails in seconds rather than after the RPC deadline. */
+function probe(a: MountArgs, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
+    const socket = a.socketPath !== undefined ? connect({ path: a.socketPath }) : connect({ host: a.host, port: a.port });
     const done = (err?: Error): void => {
       socket.destroy();
       if (err) reject(err);
@@ -198,16 +215,15 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
   }
   const logger = pino({ level: args.logLevel }, pino.destination(2));
   try {
-    await probe(args.host, args.port);
+    await probe(args);
   } catch (err) {
-    io.stderr(`cairn mount: cannot reach ${args.host}:${args.port}: ${describe(err)}\n`);
+    io.stderr(`cairn mount: cannot reach ${serverName(args)}: ${describe(err)}\n`);
     return EXIT.UNREACHABLE;
   }
   let client: CairnClient;
   try {
     client = await CairnClient.connect({
-      host: args.host,
-      port: args.port,
+      ...(args.socketPath !== undefined ? { socketPath: args.socketPath } : { host: args.host, port: args.port }),
       volume: args.volume,
       secret: args.secret,
       ...(args.tls !== false ? { tls: args.tls } : {}),
@@ -215,7 +231,7 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
       onRemount: () => logger.warn('the server had forgotten this mount: mounted again, open files are reopened on use'),
     });
   } catch (err) {
-    io.stderr(`cairn mount: cannot mount volume ${args.volume} from ${args.host}:${args.port}: ${describe(err)}\n`);
+    io.stderr(`cairn mount: cannot mount volume ${args.volume} from ${serverName(args)}: ${describe(err)}\n`);
     return exitCodeOf(err);
   }
   try {

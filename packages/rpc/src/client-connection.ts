@@ -1,4 +1,4 @@
-// One client-side TCP/TLS connection: connects (with a timeout), writes
+// One client-side connection (TCP, TLS or a Unix-domain socket): connects (with a timeout), writes
 // frames corked per tick, decodes reply frames and hands them to the client.
 // It knows nothing about retries: when it closes, the client re-sends what it
 // had in flight on another connection.
@@ -31,8 +31,18 @@ export interface ClientTlsOptions {
 export interface ConnectionTarget {
   readonly host: string;
   readonly port: number;
+  /** A Unix-domain socket to connect to instead of host:port (never with tls). */
+  readonly socketPath?: string;
   readonly tls?: boolean | ClientTlsOptions;
   readonly connectTimeoutMs: number;
+}
+
+/** The prefix of a `host` that names a Unix-domain socket: `unix:/run/cairn/rpc.sock`. */
+export const UNIX_HOST_PREFIX = 'unix:';
+
+/** How a target is named in errors and logs: `host:port` or `unix:PATH`. */
+export function describeTarget(t: Pick<ConnectionTarget, 'host' | 'port' | 'socketPath'>): string {
+  return t.socketPath !== undefined ? `${UNIX_HOST_PREFIX}${t.socketPath}` : `${t.host}:${t.port}`;
 }
 
 export interface ConnectionEvents {
@@ -82,15 +92,17 @@ export class ClientConnection {
   /** Opens a connection; rejects with CAIRN_ERR_RPC_UNREACHABLE. */
   static open(target: ConnectionTarget, events: ConnectionEvents, log: Logger): Promise<ClientConnection> {
     return new Promise((resolve, reject) => {
-      const { host, port } = target;
-      const socket = target.tls
-        ? tlsConnect({ host, port, ...tlsOptions(target.tls, host) })
+      const { host, port, socketPath } = target;
+      const tls = socketPath === undefined ? target.tls : undefined;
+      const socket =
+        socketPath !== undefined ? netConnect({ path: socketPath })
+        : tls ? tlsConnect({ host, port, ...tlsOptions(tls, host) })
         : netConnect({ host, port });
-      const readyEvent = target.tls ? 'secureConnect' : 'connect';
+      const readyEvent = tls ? 'secureConnect' : 'connect';
       const fail = (err: Error): void => {
         clearTimeout(timer);
         socket.destroy();
-        reject(cairnError('CAIRN_ERR_RPC_UNREACHABLE', `${host}:${port}: ${err.message}`, { cause: err }));
+        reject(cairnError('CAIRN_ERR_RPC_UNREACHABLE', `${describeTarget(target)}: ${err.message}`, { cause: err }));
       };
       const timer = setTimeout(() => fail(new Error(`connect timed out after ${target.connectTimeoutMs} ms`)), target.connectTimeoutMs);
       socket.once('error', fail);

@@ -72,7 +72,8 @@ export class ServerConnection<V> {
     private readonly core: ServerCore<V>,
   ) {
     this.decoder = new FrameDecoder(core.limits.maxFrameBytes);
-    this.log = core.logger.child({ peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    // A Unix-domain socket's peer has no address.
+    this.log = core.logger.child({ peer: socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort ?? '?'}` : 'unix' });
     socket.setNoDelay(true);
     socket.setTimeout(core.limits.idleTimeoutMs, () => {
       if (this.inFlight === 0) this.fail(`idle for ${core.limits.idleTimeoutMs} ms`, false);

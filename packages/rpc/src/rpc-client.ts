@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { cairnError, type CairnError } from '@cairn/errors';
 import { pino, type Logger } from 'pino';
-import { ClientConnection, type ClientTlsOptions, type ConnectionTarget } from './client-connection.js';
+import { ClientConnection, UNIX_HOST_PREFIX, type ClientTlsOptions, type ConnectionTarget } from './client-connection.js';
 import {
   DEFAULT_CALL_DEADLINE_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION, DEFAULT_POOL_SIZE,
   MAX_CLIENT_ID_LENGTH, PROTOCOL_VERSION, RECONNECT_MAX_DELAY_MS, RECONNECT_MIN_DELAY_MS,
@@ -21,9 +21,13 @@ import { checkMaxFrameBytes } from './frame.js';
 import { encodeMessageFrame, fromWireError, type Credentials, type ReplyMessage } from './protocol.js';
 
 export interface RpcClientOptions {
-  readonly host: string;
-  readonly port: number;
-  /** Connect with TLS (true: verify against the system CAs). */
+  /** The server's host name or address; `unix:PATH` names a Unix-domain socket (then no port). */
+  readonly host?: string;
+  /** The server's TCP port (not with a socket). */
+  readonly port?: number;
+  /** A Unix-domain socket of a server on this host, instead of host and port (same protocol; no TLS). */
+  readonly socketPath?: string;
+  /** Connect with TLS (true: verify against the system CAs). Not over a Unix-domain socket. */
   readonly tls?: boolean | ClientTlsOptions;
   /** This client's id (default: 128 random bits). Reuse one only for the same logical client. */
   readonly clientId?: string;
@@ -114,17 +118,21 @@ export class RpcClient {
   private readonly counters = { sent: 0, resent: 0, reconnects: 0, busyRetries: 0 };
 
   constructor(options: RpcClientOptions) {
-    if (typeof options.host !== 'string' || options.host.length === 0) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'host');
+    const socketPath = options.socketPath ?? (options.host?.startsWith(UNIX_HOST_PREFIX) ? options.host.slice(UNIX_HOST_PREFIX.length) : undefined);
+    if (socketPath !== undefined) {
+      if (typeof socketPath !== 'string' || socketPath.length === 0) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'socketPath must be a non-empty path');
+      if (options.tls) throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'tls is not available over a Unix-domain socket');
+    } else if (typeof options.host !== 'string' || options.host.length === 0) {
+      throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'host');
+    }
     this.clientId = options.clientId ?? randomBytes(16).toString('hex');
     if (this.clientId.length === 0 || this.clientId.length > MAX_CLIENT_ID_LENGTH) {
       throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `clientId must have 1..${MAX_CLIENT_ID_LENGTH} characters`);
     }
-    this.target = {
-      host: options.host,
-      port: positive('port', options.port, 0),
-      ...(options.tls ? { tls: options.tls } : {}),
-      connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
-    };
+    const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
+    this.target = socketPath !== undefined
+      ? { host: '', port: 0, socketPath, connectTimeoutMs }
+      : { host: options.host!, port: positive('port', options.port, 0), ...(options.tls ? { tls: options.tls } : {}), connectTimeoutMs };
     this.maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
     this.log = (options.logger ?? pino({ level: 'silent' })).child({ rpcClient: this.clientId });
     this.deadlineMs = positive('deadlineMs', options.deadlineMs, DEFAULT_CALL_DEADLINE_MS);

@@ -1,5 +1,7 @@
-// The RPC server: a TCP (or TLS) listener, the shared state its connections use
-// (method table, reply cache, mounts), the periodic sweep, and shutdown.
+// The RPC server: a TCP (or TLS) listener and/or a Unix-domain socket
+// (unix-socket.ts), the shared state their connections use (method table,
+// reply cache, mounts), the periodic sweep, and shutdown. Connections of both
+// listeners are alike: a client may reconnect over either.
 
 import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -16,6 +18,7 @@ import {
 import { checkMaxFrameBytes } from './frame.js';
 import { BUILTIN_METHODS, type AnyMethod, type MethodTable } from './methods.js';
 import { ReplyCache, type ReplyCacheStats } from './reply-cache.js';
+import { DEFAULT_SOCKET_MODE, isSocketMode, listenUnixSocket, removeUnixSocket, type BoundSocket } from './unix-socket.js';
 
 /** TLS material: file paths (read at start) or PEM contents. */
 export interface ServerTlsOptions {
@@ -42,8 +45,19 @@ export interface RpcServerOptions<V> {
   readonly host?: string;
   /** Listen port; default 0 (any free port; read it from start()'s result). */
   readonly port?: number;
-  /** Serve TLS instead of plain TCP. */
+  /** Serve TLS instead of plain TCP (the Unix-domain socket stays plain). */
   readonly tls?: ServerTlsOptions;
+  /**
+   * Also (or, with tcp false, only) listen on this Unix-domain socket, for
+   * frontends on the same host. A stale socket file is replaced; a live
+   * server's socket, or a path that is not a socket, is refused at start().
+   * Removed at close().
+   */
+  readonly socketPath?: string;
+  /** File mode of the socket (default 0o600: only this process's user may connect). */
+  readonly socketMode?: number;
+  /** Listen on TCP (host, port); default true. false needs socketPath. */
+  readonly tcp?: boolean;
   readonly maxFrameBytes?: number;
   readonly maxInFlightPerConnection?: number;
   readonly maxInFlightPerClient?: number;
@@ -75,11 +89,19 @@ export interface RpcServerStats {
   readonly replyCache: ReplyCacheStats;
 }
 
+/** Where a started server listens. Without TCP, host is '' and port 0. */
+export interface RpcServerAddress {
+  readonly host: string;
+  readonly port: number;
+  /** The Unix-domain socket, when the server listens on one. */
+  readonly socketPath?: string;
+}
+
 export interface RpcServer {
   /** Starts listening; resolves with the bound address. */
-  start(): Promise<{ host: string; port: number }>;
+  start(): Promise<RpcServerAddress>;
   /** The bound address (after start). */
-  address(): { host: string; port: number };
+  address(): RpcServerAddress;
   stats(): RpcServerStats;
   /** Forgets expired replies, idle clients and their mounts now (also runs periodically). */
   sweep(): Promise<void>;
@@ -118,8 +140,15 @@ class RpcServerImpl<V> implements RpcServer {
   private readonly port: number;
   private readonly sweepMs: number;
   private readonly tls: boolean;
+  private readonly listenTcp: boolean;
+  private readonly socketPath: string | undefined;
+  private readonly socketMode: number;
+  /** The Unix-domain socket listener (with socketPath). */
+  private readonly unixServer: Server | undefined;
+  private unixBound: BoundSocket | undefined;
+  private readonly maxConnections: number | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
-  private bound: { host: string; port: number } | undefined;
+  private bound: RpcServerAddress | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: RpcServerOptions<V>) {
@@ -154,6 +183,15 @@ class RpcServerImpl<V> implements RpcServer {
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 0;
     if (!Number.isInteger(this.port) || this.port < 0 || this.port > 65535) throw cairnError('CAIRN_ERR_CONFIG_INVALID', `port ${this.port}`);
+    this.listenTcp = options.tcp ?? true;
+    if (options.socketPath !== undefined && (typeof options.socketPath !== 'string' || options.socketPath.length === 0)) {
+      throw cairnError('CAIRN_ERR_CONFIG_INVALID', 'socketPath must be a non-empty path');
+    }
+    this.socketPath = options.socketPath;
+    if (!this.listenTcp && this.socketPath === undefined) throw cairnError('CAIRN_ERR_CONFIG_INVALID', 'tcp: false needs a socketPath');
+    const socketMode = options.socketMode ?? DEFAULT_SOCKET_MODE;
+    if (!isSocketMode(socketMode)) throw cairnError('CAIRN_ERR_CONFIG_INVALID', `socketMode must be a file mode 0..0o777, got ${String(options.socketMode)}`);
+    this.socketMode = socketMode;
     this.core = {
       limits,
       methods,
@@ -170,8 +208,10 @@ class RpcServerImpl<V> implements RpcServer {
         if (--this.active === 0) this.drained?.();
       },
     };
+    this.maxConnections = options.maxConnections !== undefined ? positive('maxConnections', options.maxConnections, 1) : undefined;
     const onSocket = (socket: Socket): void => {
-      if (this.closing) {
+      // maxConnections counts the connections of both listeners together.
+      if (this.closing || (this.maxConnections !== undefined && this.connections.size >= this.maxConnections)) {
         socket.destroy();
         return;
       }
@@ -189,27 +229,42 @@ class RpcServerImpl<V> implements RpcServer {
     } else {
       this.server = createTcpServer(onSocket);
     }
-    if (options.maxConnections !== undefined) this.server.maxConnections = positive('maxConnections', options.maxConnections, 1);
     this.server.on('error', (err) => logger.error({ err }, 'rpc listener error'));
+    if (this.socketPath !== undefined) {
+      this.unixServer = createTcpServer(onSocket);
+      this.unixServer.on('error', (err) => logger.error({ err, socketPath: this.socketPath }, 'rpc socket listener error'));
+    }
   }
 
-  start(): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(cairnError('CAIRN_ERR_CONFIG_INVALID', `cannot listen on ${this.host}:${this.port}: ${err.message}`, { cause: err }));
-      this.server.once('error', onError);
-      this.server.listen(this.port, this.host, () => {
-        this.server.off('error', onError);
-        const a = this.server.address() as AddressInfo;
-        this.bound = { host: a.address, port: a.port };
-        this.sweepTimer = setInterval(() => void this.sweep(), this.sweepMs);
-        this.sweepTimer.unref();
-        this.core.logger.info({ ...this.bound, tls: this.tls }, 'rpc server listening');
-        resolve(this.bound);
+  async start(): Promise<RpcServerAddress> {
+    let tcp: { host: string; port: number } = { host: '', port: 0 };
+    if (this.listenTcp) {
+      tcp = await new Promise((resolve, reject) => {
+        const onError = (err: Error): void => reject(cairnError('CAIRN_ERR_CONFIG_INVALID', `cannot listen on ${this.host}:${this.port}: ${err.message}`, { cause: err }));
+        this.server.once('error', onError);
+        this.server.listen(this.port, this.host, () => {
+          this.server.off('error', onError);
+          const a = this.server.address() as AddressInfo;
+          resolve({ host: a.address, port: a.port });
+        });
       });
-    });
+    }
+    if (this.unixServer && this.socketPath !== undefined) {
+      try {
+        this.unixBound = await listenUnixSocket(this.unixServer, this.socketPath, this.socketMode, this.core.logger);
+      } catch (err) {
+        if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+        throw err;
+      }
+    }
+    this.bound = { ...tcp, ...(this.unixBound ? { socketPath: this.unixBound.path } : {}) };
+    this.sweepTimer = setInterval(() => void this.sweep(), this.sweepMs);
+    this.sweepTimer.unref();
+    this.core.logger.info({ ...this.bound, tls: this.tls }, 'rpc server listening');
+    return this.bound;
   }
 
-  address(): { host: string; port: number } {
+  address(): RpcServerAddress {
     if (!this.bound) throw cairnError('CAIRN_ERR_CLOSED', 'rpc server (not started)');
     return this.bound;
   }
@@ -230,7 +285,9 @@ class RpcServerImpl<V> implements RpcServer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.sweepTimer) clearInterval(this.sweepTimer);
-      const listening = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      const closeListener = (l: Server | undefined): Promise<void> =>
+        l?.listening ? new Promise<void>((resolve) => l.close(() => resolve())) : Promise.resolve();
+      const listening = Promise.all([closeListener(this.server), closeListener(this.unixServer)]);
       for (const c of this.connections) c.destroy();
       this.connections.clear();
       this.abort.abort(cairnError('CAIRN_ERR_CLOSED', 'rpc server'));
@@ -238,6 +295,7 @@ class RpcServerImpl<V> implements RpcServer {
       const { mounts, logger } = this.core;
       for (const m of mounts.all()) await mounts.release(m, (err) => logger.warn({ err }, 'mount cleanup failed'));
       await listening;
+      if (this.unixBound) await removeUnixSocket(this.unixBound, this.core.logger);
     })();
     return this.closing;
   }

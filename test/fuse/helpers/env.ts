@@ -109,16 +109,18 @@ export interface FuseEnv {
   readonly client: CairnClient;
   /** The RPC server's port (volume FUSE_VOLUME, secret FUSE_SECRET). */
   readonly port: number;
+  /** The same server's Unix-domain socket. */
+  readonly socketPath: string;
   close(): Promise<void>;
 }
 
-async function startServer(kind: 'memory' | 'fs', dir: string): Promise<{ child: ChildProcess; port: number }> {
+async function startServer(kind: 'memory' | 'fs', dir: string): Promise<{ child: ChildProcess; port: number; socketPath: string }> {
   const child = fork(CHILD, [kind, dir], { execArgv: ['--import', 'tsx'], cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = once(child, 'exit').then(() => {
     throw new Error('the FUSE test server exited before it listened');
   });
-  const [msg] = (await Promise.race([once(child, 'message'), exited])) as [{ port: number }];
-  return { child, port: msg.port };
+  const [msg] = (await Promise.race([once(child, 'message'), exited])) as [{ port: number; socketPath: string }];
+  return { child, port: msg.port, socketPath: msg.socketPath };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -155,7 +157,7 @@ export async function startFuseEnv(options: { store?: 'memory' | 'fs'; mount?: P
     child = server.child;
     client = await CairnClient.connect({ host: '127.0.0.1', port: server.port, volume: FUSE_VOLUME, secret: FUSE_SECRET, cred: { uid: 0, gid: 0, groups: [] } });
     mount = await mountFuse({ client, mountpoint: mnt, ...options.mount });
-    return { mnt, local, base, mount, client, port: server.port, close };
+    return { mnt, local, base, mount, client, port: server.port, socketPath: server.socketPath, close };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;

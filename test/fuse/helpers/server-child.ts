@@ -1,8 +1,8 @@
 // The server side of the FUSE tests and benchmark, in its own process (as the
 // metadata service would be): a fresh Filesystem on the memory store or a
-// local-directory store, served by createCairnServer on 127.0.0.1 as volume
-// "fusevol". Driven over IPC:
-//   parent <- { port }        once listening
+// local-directory store, served by createCairnServer on 127.0.0.1 and on a
+// Unix-domain socket in the scratch directory as volume "fusevol". Driven over IPC:
+//   parent <- { port, socketPath }   once listening
 //   parent -> { cmd: 'exit' } close everything and exit
 // It also exits when the parent goes away (IPC disconnect), so it never
 // outlives the test that started it.
@@ -34,8 +34,8 @@ async function main(): Promise<void> {
   }
   await formatFilesystem({ store, volume: FUSE_VOLUME, logDir, fsync: false });
   const fs = await mountFilesystem({ store, volume: FUSE_VOLUME, logDir, fsync: false, segments: { maxFlushTimeMs: 200 } });
-  const server = createCairnServer({ host: '127.0.0.1', port: 0, volumes: [{ name: FUSE_VOLUME, secret: FUSE_SECRET, fs }] });
-  const { port } = await server.start();
+  const server = createCairnServer({ host: '127.0.0.1', port: 0, socketPath: join(dir, 'rpc.sock'), volumes: [{ name: FUSE_VOLUME, secret: FUSE_SECRET, fs }] });
+  const { port, socketPath } = await server.start();
   let closing = false;
   const close = async (): Promise<void> => {
     if (closing) return;
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     if (msg.cmd === 'exit') void close();
   });
   process.on('disconnect', () => void close());
-  process.send!({ port });
+  process.send!({ port, socketPath });
 }
 
 // Only as the entry point of a child process: the tests import the constants above.

@@ -1,4 +1,4 @@
-// A TCP proxy that understands RPC framing and cuts connections at chosen
+// A proxy (TCP, or Unix-domain sockets on both sides) that understands RPC framing and cuts connections at chosen
 // points, seeded for reproducibility:
 //
 //   - before a request reaches the server (the request frame is dropped),
@@ -12,7 +12,11 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { encodeFrame, FrameDecoder } from '../../../packages/rpc/src/index.js';
 
 export interface ChaosOptions {
-  readonly targetPort: number;
+  /** The server: a TCP port on loopback, or a Unix-domain socket (targetPath). */
+  readonly targetPort?: number;
+  readonly targetPath?: string;
+  /** Listen on this Unix-domain socket instead of a loopback TCP port. */
+  readonly listenPath?: string;
   readonly seed: number;
   /** Probability per request frame of cutting before forwarding it. */
   readonly dropRequest: number;
@@ -56,7 +60,13 @@ export class ChaosProxy {
     this.server = createServer((client) => this.onClient(client));
   }
 
+  /** Starts listening; resolves with the TCP port (0 on a Unix-domain socket). */
   async start(): Promise<number> {
+    const path = this.options.listenPath;
+    if (path !== undefined) {
+      await new Promise<void>((resolve) => this.server.listen(path, resolve));
+      return 0;
+    }
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     return (this.server.address() as AddressInfo).port;
   }
@@ -68,7 +78,8 @@ export class ChaosProxy {
 
   private onClient(client: Socket): void {
     this.stats.connections++;
-    const upstream = connect({ host: '127.0.0.1', port: this.options.targetPort });
+    const { targetPath, targetPort } = this.options;
+    const upstream = targetPath !== undefined ? connect({ path: targetPath }) : connect({ host: '127.0.0.1', port: targetPort ?? 0 });
     for (const s of [client, upstream]) {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));

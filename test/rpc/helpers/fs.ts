@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { formatFilesystem, mountFilesystem, type Filesystem } from '../../../packages/inode/src/index.js';
 import { createMemoryStore, type ObjectStore } from '../../../packages/objstore/src/index.js';
 import { createCairnServer, type CairnServerOptions, type RpcServer } from '../../../packages/rpc/src/index.js';
+import { addrOf, listenOn, type Addr, type Transport } from './transport.js';
 
 export const FS_SECRET = 'fs-volume-secret-abcdef';
 
@@ -33,18 +34,24 @@ export async function memoryFilesystem(volume = 'rpcvol'): Promise<MemoryFs> {
   };
 }
 
-/** A filesystem and a started server exporting it as volume "rpcvol". */
-export async function startFsServer(over: Partial<CairnServerOptions> = {}): Promise<{ mem: MemoryFs; server: RpcServer; port: number; close(): Promise<void> }> {
+/** A filesystem and a started server exporting it as volume "rpcvol", listening on `transport` only (default TCP). */
+export async function startFsServer(
+  over: Partial<CairnServerOptions> = {},
+  transport: Transport = 'tcp',
+): Promise<{ mem: MemoryFs; server: RpcServer; port: number; addr: Addr; close(): Promise<void> }> {
   const mem = await memoryFilesystem();
-  const server = createCairnServer({ volumes: [{ name: 'rpcvol', secret: FS_SECRET, fs: mem.fs }], ...over });
-  const { port } = await server.start();
+  const on = listenOn(transport);
+  const server = createCairnServer({ volumes: [{ name: 'rpcvol', secret: FS_SECRET, fs: mem.fs }], ...on.options, ...over });
+  const bound = await server.start();
   return {
     mem,
     server,
-    port,
+    port: bound.port,
+    addr: addrOf(bound),
     async close() {
       await server.close();
       await mem.close();
+      on.cleanup();
     },
   };
 }

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeFrame, FrameDecoder, PROTOCOL_VERSION, type ReplyMessage } from '../../../packages/rpc/src/index.js';
+import type { Addr } from './transport.js';
 import { decodeBody, encodeMessageFrame, parseReply } from '../../../packages/rpc/src/protocol.js';
 
 export class RawPeer {
@@ -26,8 +27,9 @@ export class RawPeer {
     socket.on('close', () => (this.closed = true));
   }
 
-  static async open(port: number): Promise<RawPeer> {
-    const socket = connect({ host: '127.0.0.1', port });
+  /** Connects to TCP `port` on loopback, or to `addr` (TCP or a Unix-domain socket). */
+  static async open(target: number | Addr): Promise<RawPeer> {
+    const socket = typeof target === 'number' ? connect({ host: '127.0.0.1', port: target }) : 'socketPath' in target ? connect({ path: target.socketPath }) : connect(target);
     await once(socket, 'connect');
     return new RawPeer(socket);
   }

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cairnError } from '@cairn/errors';
 import { createRpcServer, defineMethod, schema as s, type MethodTable, type RpcServer, type RpcServerOptions } from '../../../packages/rpc/src/index.js';
+import { addrOf, closingWith, listenOn, type Addr, type Transport } from './transport.js';
 
 export interface TestVolume {
   counter: number;
@@ -95,12 +96,22 @@ export const testMethods: MethodTable<TestVolume> = {
 
 export const SECRET = 'volume-secret-0123456789';
 
-/** A started server over one test volume named "vol". */
+/** A started server over one test volume named "vol", listening on `transport` only (default TCP). */
 export async function startTestServer(
   over: Partial<RpcServerOptions<TestVolume>> = {},
-): Promise<{ server: RpcServer; port: number; volume: TestVolume }> {
+  transport: Transport = 'tcp',
+): Promise<{ server: RpcServer; port: number; addr: Addr; volume: TestVolume }> {
   const volume = testVolume();
-  const server = createRpcServer<TestVolume>({ methods: testMethods, volumes: [{ name: 'vol', secret: SECRET, fs: volume }], ...over });
-  const { port } = await server.start();
-  return { server, port, volume };
+  const on = listenOn(transport);
+  const server = closingWith(
+    createRpcServer<TestVolume>({ methods: testMethods, volumes: [{ name: 'vol', secret: SECRET, fs: volume }], ...on.options, ...over }),
+    on.cleanup,
+  );
+  try {
+    const bound = await server.start();
+    return { server, port: bound.port, addr: addrOf(bound), volume };
+  } catch (err) {
+    on.cleanup();
+    throw err;
+  }
 }

@@ -60,7 +60,10 @@ export const configSchema = Type.Object({
   rpc: obj({
     enabled: bool(true, 'Serve the filesystem RPC API (NFS/SMB/FUSE frontends)'),
     port: port(DEFAULT_RPC_PORT, 'RPC port (0: any free port)'),
-    maxConnections: nonNegInt(0, 'Most simultaneous RPC connections (0: unlimited)'),
+    tcp: bool(true, 'Listen on TCP (listen.host, rpc.port); false: only on socketPath'),
+    socketPath: str('', 'Also serve the RPC API on this Unix-domain socket, for frontends on the same host (cairn mount --host unix:PATH); relative: to dataDir; empty: off. Removed on shutdown; a stale socket left by a crash is replaced; a path that exists and is not a socket is refused'),
+    socketMode: Type.String({ pattern: '^0?[0-7]{3}$', default: '0600', description: 'File mode of socketPath, octal (0600: only the daemon\'s user may connect; 0660: its group too)' }),
+    maxConnections: nonNegInt(0, 'Most simultaneous RPC connections, TCP and socket together (0: unlimited)'),
   }, 'Filesystem RPC API'),
   objectApi: obj({
     enabled: bool(true, 'Serve the Swift/S3 object API'),
