@@ -29,11 +29,11 @@
 // bytes.
 
 import { cairnError } from '@cairn/errors';
-import { decodeKey, defineRecord, encodeKey, type RecordCodec } from '@cairn/headhunter';
+import { decodeKey, encodeKey } from '@cairn/headhunter';
 import type { Extent, FailedSegment } from '@cairn/segments';
 import type { Vol } from './context.js';
-import { TAG, TREES } from './format.js';
-import { deadSegCodec, inodeCodec, nonceKey } from './records.js';
+import { TREES } from './format.js';
+import { deadSegCodec, inodeCodec, intentCodec, intentKey, nonceKey, type IntentRec } from './records.js';
 import type { FsTx } from './tx.js';
 
 /** Segment commits remembered (see IntentLog.committed). */
@@ -41,40 +41,6 @@ const RECENT_COMMITS = 4096;
 
 /** Bytes of one intent record at most (a B+Tree entry holds up to 1/8 of a node). */
 export const INTENT_CHUNK = 64 * 1024;
-
-/** An intent record: bytes at a file offset, the segment they were written to, the write time. */
-export interface IntentRec {
-  readonly fileOffset: number;
-  readonly data: Buffer;
-  /** The segment holding these bytes when the intent was logged. */
-  readonly nonce: bigint;
-  /** mtime of the write (ns); the recovered write gets it back. */
-  readonly mtime: bigint;
-  /** The highest dataVersion shown for the file when logged; the recovered write commits one at least as high. */
-  readonly dataVersion: number;
-}
-
-export const intentCodec: RecordCodec<IntentRec> = defineRecord<IntentRec>({
-  name: 'fs intent', tag: TAG.intent, version: 1,
-  validate(v) {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a map');
-    const o = v as Record<string, unknown>;
-    const fileOffset = o.fileOffset;
-    if (typeof fileOffset !== 'number' || !Number.isSafeInteger(fileOffset) || fileOffset < 0) throw new Error('fileOffset');
-    if (!(o.data instanceof Uint8Array) || o.data.length === 0) throw new Error('data');
-    const nonce = typeof o.nonce === 'number' ? BigInt(o.nonce) : o.nonce;
-    const mtime = typeof o.mtime === 'number' ? BigInt(o.mtime) : o.mtime;
-    if (typeof nonce !== 'bigint' || nonce < 0n) throw new Error('nonce');
-    if (typeof mtime !== 'bigint') throw new Error('mtime');
-    const dataVersion = o.dataVersion;
-    if (typeof dataVersion !== 'number' || !Number.isSafeInteger(dataVersion) || dataVersion < 0) throw new Error('dataVersion');
-    return { fileOffset, data: Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength), nonce, mtime, dataVersion };
-  },
-});
-
-export function intentKey(ino: number, seq: number): Buffer {
-  return encodeKey([ino, seq]);
-}
 
 /** One logged intent, in memory until the commit of its segment resolved it. */
 interface Intent {

@@ -324,6 +324,37 @@ export function orphanKey(ino: number, kind: OrphanRec['kind']): Buffer {
   return encodeKey([ino, kind]);
 }
 
+// ---- intents ------------------------------------------------------------------------
+
+/** Bytes fsync (or a small upload) made durable through the replay log (tree `intents`, key (ino, seq); intents.ts). */
+export interface IntentRec {
+  readonly fileOffset: number;
+  readonly data: Buffer;
+  /** The segment holding these bytes when the intent was logged. */
+  readonly nonce: bigint;
+  /** mtime of the write (ns); the recovered write gets it back. */
+  readonly mtime: bigint;
+  /** The highest dataVersion shown for the file when logged; the recovered write commits one at least as high. */
+  readonly dataVersion: number;
+}
+
+export const intentCodec: RecordCodec<IntentRec> = defineRecord<IntentRec>({
+  name: 'fs intent', tag: TAG.intent, version: 1,
+  validate(v) {
+    const o = obj(v);
+    const data = bytes(o.data, 'data');
+    if (data.length === 0) throw new Error('data: empty');
+    return {
+      fileOffset: uint(o.fileOffset, 'fileOffset'), data, nonce: big(o.nonce, 'nonce'),
+      mtime: big(o.mtime, 'mtime'), dataVersion: uint(o.dataVersion, 'dataVersion'),
+    };
+  },
+});
+
+export function intentKey(ino: number, seq: number): Buffer {
+  return encodeKey([ino, seq]);
+}
+
 /** Kinds of change-journal entries. */
 export type ChangeKind =
   | 'create' | 'mkdir' | 'mknod' | 'symlink' | 'link' | 'unlink' | 'rmdir' | 'rename' | 'exchange'
