@@ -218,6 +218,7 @@ describe('status, metrics and OpenAPI', () => {
     expect(r.body).toMatch(/cairn_checkpoints_total\{volume="vol1",outcome="published"\} [1-9]/);
     expect(r.body).toMatch(/cairn_replaylog_batches_total\{volume="vol1"\} [1-9]/);
     expect(r.body).toMatch(/cairn_segments_open\{volume="vol1"\} \d+/);
+    expect(r.body).toMatch(/cairn_intentlog_held\{volume="vol1"\} \d+/);
     expect(r.body).toMatch(/cairn_cache_hits_total\{volume="vol1",cache="metadata"\} \d+/);
   });
   it('serves a valid OpenAPI document with the documented paths', async () => {

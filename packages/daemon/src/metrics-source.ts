@@ -27,6 +27,7 @@ async function volumeMetrics(v: ServedVolume): Promise<VolumeMetrics> {
     ...(x?.replayLog ? { replayLog: x.replayLog } : {}),
     ...(x?.segments ? { segments: x.segments } : {}),
     ...(x?.readCache ? { readCache: x.readCache } : {}),
+    ...(x?.intentLog ? { intentLog: x.intentLog } : {}),
   };
 }
 

@@ -102,10 +102,16 @@ describe('metrics table', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     metrics.setSource(() => ({
       up: true, jobs: [], backend: { kind: 'memory', requests: 7, errors: 1, retries: 2, bytesIn: 10, bytesOut: 20 },
-      volumes: [{ name: 'v', replayLog: { records: 5, batches: 2, maxBatch: 3, fsyncMicrosP50: 250, fsyncMicrosP99: 900 } }],
+      volumes: [{
+        name: 'v', replayLog: { records: 5, batches: 2, maxBatch: 3, fsyncMicrosP50: 250, fsyncMicrosP99: 900 },
+        intentLog: { held: 4, heldBytes: 16384, logged: 9, loggedBytes: 36864, resolved: 5, rewritten: 0, recovered: 1 },
+      }],
     }));
     await metrics.render();
     const text = await metrics.render();
+    expect(text).toContain('cairn_intentlog_held_bytes{volume="v"} 16384');
+    expect(text).toContain('cairn_intentlog_logged_total{volume="v"} 9');
+    expect(text).toContain('cairn_intentlog_recovered_total{volume="v"} 1');
     expect(text).toContain('cairn_backend_requests_total{backend="memory"} 7');
     expect(text).toContain('cairn_replaylog_fsync_seconds{volume="v",quantile="0.99"} 0.0009');
     expect(text).toContain('cairn_volume_served{volume="v"} 1');

@@ -70,6 +70,15 @@ export const METRICS = {
   logFsyncSeconds: m('cairn_replaylog_fsync_seconds', 'gauge', 'Replay-log fdatasync latency percentiles (quantile 0.5, 0.99)', ['volume', 'quantile']),
   logBytes: m('cairn_replaylog_live_bytes', 'gauge', 'Replay-log bytes not yet covered by a checkpoint', ['volume']),
 
+  // ---- @cairn/inode (intent log: fsync through the replay log) ------------------------------
+  intentHeld: m('cairn_intentlog_held', 'gauge', 'Intents whose segment is not stored yet (their bytes are durable in the replay log)', ['volume']),
+  intentHeldBytes: m('cairn_intentlog_held_bytes', 'gauge', 'Bytes of those intents', ['volume']),
+  intentLogged: m('cairn_intentlog_logged_total', 'counter', 'Intents written (fsyncs and small object PUTs made durable through the replay log)', ['volume']),
+  intentLoggedBytes: m('cairn_intentlog_logged_bytes_total', 'counter', 'Bytes of intents written', ['volume']),
+  intentResolved: m('cairn_intentlog_resolved_total', 'counter', 'Intents removed by their segment\'s commit', ['volume']),
+  intentRewritten: m('cairn_intentlog_rewritten_total', 'counter', 'Intents written again after their segment failed for good', ['volume']),
+  intentRecovered: m('cairn_intentlog_recovered_total', 'counter', 'Intents written back at mount (a crash came before their segment\'s commit)', ['volume']),
+
   // ---- @cairn/segments (writer pool) ------------------------------------------------------
   segOpen: m('cairn_segments_open', 'gauge', 'Segments open for appends', ['volume']),
   segClosing: m('cairn_segments_closing', 'gauge', 'Segments whose PUT is finishing', ['volume']),

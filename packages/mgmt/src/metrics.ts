@@ -31,6 +31,7 @@ export interface VolumeMetrics {
     bytesDurable: number; segmentsDurable: number; segmentsFailed: number; segmentRetries: number; putLatency: Percentiles;
   };
   readonly readCache?: { hits: number; misses: number; bytesCached: number };
+  readonly intentLog?: { held: number; heldBytes: number; logged: number; loggedBytes: number; resolved: number; rewritten: number; recovered: number };
 }
 
 export interface MetricsSnapshot {
@@ -161,6 +162,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Cairn
         total('segRetries', l, g.segmentRetries);
         set('segPutSeconds', { ...l, quantile: '0.5' }, g.putLatency.p50Ms / 1000);
         set('segPutSeconds', { ...l, quantile: '0.99' }, g.putLatency.p99Ms / 1000);
+      }
+      const il = v.intentLog;
+      if (il) {
+        set('intentHeld', l, il.held);
+        set('intentHeldBytes', l, il.heldBytes);
+        total('intentLogged', l, il.logged);
+        total('intentLoggedBytes', l, il.loggedBytes);
+        total('intentResolved', l, il.resolved);
+        total('intentRewritten', l, il.rewritten);
+        total('intentRecovered', l, il.recovered);
       }
       if (v.readCache) {
         total('cacheHits', { ...l, cache: 'read' }, v.readCache.hits);

@@ -64,6 +64,8 @@ export interface FilesystemStats {
   readonly replayLog?: ReplayLogStats;
   readonly segments?: SegmentWriterStats;
   readonly readCache?: ReadCacheStats;
+  /** fsyncs (and small object PUTs) made durable through the replay log, until their segments are stored. */
+  readonly intentLog?: { held: number; heldBytes: number; logged: number; loggedBytes: number; resolved: number; rewritten: number; recovered: number };
 }
 
 export interface SnapshotEntry {
