@@ -1,4 +1,9 @@
-// The LRU cache of clean (written) nodes, with a byte budget. One cache serves
+// The cache of clean (written) nodes, with a byte budget, evicting the least
+// recently used by the CLOCK (second chance) rule: a hit only marks its entry,
+// and eviction walks entries oldest first, giving a marked one a second chance
+// (unmarked, moved to the newest end) and evicting an unmarked one. A hit
+// changes no structure: moving the entry on every hit (delete + set of the Map)
+// cost more than the rest of a lookup. One cache serves
 // every tree and snapshot of a volume, and may be shared by several volumes
 // (keys carry a per-volume prefix). Dirty nodes never live here: they are held
 // by their parents until a checkpoint writes them.
@@ -36,6 +41,8 @@ export interface NodeCacheStats {
 interface Entry {
   readonly node: Node;
   readonly size: number;
+  /** Hit since it was inserted or last given its second chance. */
+  used: boolean;
 }
 
 /** An LRU map from node keys to decoded nodes, evicting beyond a byte budget. */
@@ -56,7 +63,7 @@ export class NodeCache {
     return `${this.nextOwner++}/`;
   }
 
-  /** The cached node, marking it most recently used; undefined on a miss. */
+  /** The cached node, marking it recently used; undefined on a miss. */
   get(key: string): Node | undefined {
     const e = this.map.get(key);
     if (e === undefined) {
@@ -64,9 +71,7 @@ export class NodeCache {
       return undefined;
     }
     this.hits++;
-    // Re-insert to move to the most-recent end (Map keeps insertion order).
-    this.map.delete(key);
-    this.map.set(key, e);
+    e.used = true;
     return e.node;
   }
 
@@ -81,9 +86,9 @@ export class NodeCache {
       this.bytes -= old.size;
       this.map.delete(key);
     }
-    this.map.set(key, { node, size });
+    this.map.set(key, { node, size, used: false });
     this.bytes += size;
-    this.evict();
+    this.evict(key);
   }
 
   delete(key: string): void {
@@ -107,10 +112,25 @@ export class NodeCache {
     return { maxBytes: this.maxBytes, bytes: this.bytes, nodes: this.map.size, hits: this.hits, misses: this.misses, evictions: this.evictions };
   }
 
-  private evict(): void {
+  /**
+   * Oldest first (Map order is insertion order): a marked entry gets a second
+   * chance, an unmarked one goes. `added`, the entry just set, is met last; if
+   * the walk comes round to it, it is passed over once more (it is the newest).
+   */
+  private evict(added?: string): void {
     if (this.bytes <= this.maxBytes) return;
+    // Entries moved to the end are met again later in this walk; after one pass every entry is unmarked.
+    let chances = this.map.size + 1;
+    let spare = added;
     for (const [k, e] of this.map) {
       if (this.bytes <= this.maxBytes) break;
+      if ((e.used || k === spare) && chances-- > 0) {
+        if (k === spare) spare = undefined;
+        e.used = false;
+        this.map.delete(k);
+        this.map.set(k, e);
+        continue;
+      }
       this.map.delete(k);
       this.bytes -= e.size;
       this.evictions++;
