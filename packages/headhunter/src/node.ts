@@ -21,8 +21,25 @@ import { compareKeys } from './keys.js';
 export class NodeRef {
   /** Cache key ("nonce:offset"). */
   readonly id: string;
+  /** The node cache key last built for this ref (NodeLoader.keyOf), and the volume prefix it was built with. */
+  private cacheKey: string | undefined;
+  private cachePrefix: string | undefined;
+
   constructor(readonly nonce: bigint, readonly offset: number, readonly length: number) {
     this.id = `${nonce}:${offset}`;
+  }
+
+  /**
+   * prefix + id, built once per ref: every lookup of a cached node goes
+   * through it, and a string made once keeps its hash (a fresh concatenation
+   * per lookup had to be flattened and hashed each time).
+   */
+  keyWith(prefix: string): string {
+    if (this.cachePrefix !== prefix) {
+      this.cacheKey = prefix + this.id;
+      this.cachePrefix = prefix;
+    }
+    return this.cacheKey!;
   }
 }
 

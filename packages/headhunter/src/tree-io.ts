@@ -39,11 +39,11 @@ export class NodeLoader {
 
   /** The node if it is cached (marks it recently used). */
   peek(ref: NodeRef): Node | undefined {
-    return this.cache.get(this.prefix + ref.id);
+    return this.cache.get(ref.keyWith(this.prefix));
   }
 
   load(ref: NodeRef): Promise<Node> {
-    const key = this.prefix + ref.id;
+    const key = ref.keyWith(this.prefix);
     const hit = this.cache.get(key);
     if (hit !== undefined) return Promise.resolve(hit);
     const pending = this.inflight.get(key);
@@ -59,7 +59,7 @@ export class NodeLoader {
   /** Puts a node that was just written into the cache (it is clean now). */
   remember(node: Node): void {
     if (node.ref === undefined) return;
-    this.cache.set(this.prefix + node.ref.id, node, nodeMemory(node, node.ref.length));
+    this.cache.set(node.ref.keyWith(this.prefix), node, nodeMemory(node, node.ref.length));
   }
 
   /** Drops this volume's nodes from the (possibly shared) cache. */
