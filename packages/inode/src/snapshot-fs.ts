@@ -9,18 +9,24 @@
 // sees the views of running calls). Once the snapshot is deleted — or
 // deleted and made again under the same name — the handle's calls fail with
 // CAIRN_ERR_META_SNAPSHOT_NOT_FOUND. Attributes are the stored records: a
-// snapshot has no pending writes, and reading it moves no atime.
+// snapshot has no pending writes, and reading it moves no atime. Bytes an
+// fsync or a small upload had made durable through the intent log, and whose
+// segment was not committed when the snapshot was taken, are read from the
+// snapshot's intent records (intents.ts) on top of its extents. Read plans
+// cannot name them (they are in no segment): readPlan reports them as
+// CAIRN_ERR_FS_NOT_SUPPORTED for such a range.
 
 import { cairnError, isCairnError } from '@cairn/errors';
+import { encodeKey } from '@cairn/headhunter';
 import { lookup as lookupExtents, readFile, readPlan, type ReadStep } from '@cairn/segments';
 import type { Vol } from './context.js';
 import {
-  COOKIE_DOT, COOKIE_DOTDOT, FIRST_ENTRY_COOKIE, MAX_RW_COUNT, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, XATTR_LIST_MAX, XATTR_NAME_MAX,
+  COOKIE_DOT, COOKIE_DOTDOT, FIRST_ENTRY_COOKIE, MAX_RW_COUNT, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, TREES, XATTR_LIST_MAX, XATTR_NAME_MAX,
 } from './format.js';
 import { checkCred, checkIno, isDir, lookupAsync, walkPath, wellFormed } from './namei.js';
 import { checkAccess, isRoot, MAY_READ } from './perms.js';
 import { FsReader } from './reader.js';
-import type { InodeRec } from './records.js';
+import { intentCodec, nonceKey, type InodeRec } from './records.js';
 import { fileType, recordAttr } from './stat.js';
 import type { Attr, Cred, DirEntry, LookupPathOptions, ReadDirOptions, ReadDirResult, SnapshotInfo } from './types.js';
 
@@ -56,6 +62,23 @@ export function openSnapshotFs(v: Vol, info: SnapshotInfo, run: RunOp): Snapshot
 function checkRange(offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) throw cairnError('CAIRN_ERR_FS_INVALID', `offset ${offset}`);
   if (!Number.isSafeInteger(length) || length < 0) throw cairnError('CAIRN_ERR_FS_INVALID', `length ${length}`);
+}
+
+/**
+ * The file's intents in the snapshot whose segment had not been committed then
+ * (a committed one's bytes are in the extents already), in write order.
+ */
+async function unresolvedIntents(r: FsReader, ino: number): Promise<Array<{ fileOffset: number; data: Buffer }>> {
+  if (!r.view.treeNames().includes(TREES.intents)) return [];
+  const rows = await r.view.tree(TREES.intents).scan({ gte: encodeKey([ino]), lt: encodeKey([ino + 1]) });
+  const out: Array<{ fileOffset: number; data: Buffer }> = [];
+  for (const row of rows) {
+    const rec = intentCodec.decode(row.value);
+    const k = nonceKey(rec.nonce);
+    if ((await r.view.tree(TREES.segments).get(k)) !== undefined || (await r.view.tree(TREES.deadsegs).get(k)) !== undefined) continue;
+    out.push({ fileOffset: rec.fileOffset, data: rec.data });
+  }
+  return out;
 }
 
 /** A regular file of the snapshot that `cred` may read (nothing is open in a snapshot: an unlinked inode is stale). */
@@ -190,16 +213,31 @@ class SnapshotFsImpl implements SnapshotFs {
     return this.call(cred, async (r) => {
       const { size, plan } = await this.plan(r, cred, ino, offset, Math.min(length, MAX_RW_COUNT));
       if (size === 0 || plan.length === 0) return Buffer.alloc(0);
+      let out: Buffer;
       try {
-        return await readFile(plan, this.v.cache);
+        out = await readFile(plan, this.v.cache);
       } catch (err) {
         throw isCairnError(err) && err.code.startsWith('CAIRN_ERR_FS_') ? err : cairnError('CAIRN_ERR_FS_IO', `read inode ${ino} of snapshot ${this.name}`, { cause: err });
       }
+      for (const i of await unresolvedIntents(r, ino)) {
+        const from = Math.max(offset, i.fileOffset);
+        const to = Math.min(offset + out.length, i.fileOffset + i.data.length);
+        if (from < to) i.data.copy(out, from - offset, from - i.fileOffset, to - i.fileOffset);
+      }
+      return out;
     });
   }
 
   readPlan(cred: Cred, ino: number, offset: number, length: number): Promise<{ size: number; plan: ReadStep[] }> {
-    return this.call(cred, (r) => this.plan(r, cred, ino, offset, length));
+    return this.call(cred, async (r) => {
+      const p = await this.plan(r, cred, ino, offset, length);
+      for (const i of await unresolvedIntents(r, ino)) {
+        if (i.fileOffset < offset + length && i.fileOffset + i.data.length > offset) {
+          throw cairnError('CAIRN_ERR_FS_NOT_SUPPORTED', `read plan of inode ${ino} in snapshot ${this.name}: some bytes are in the intent log, in no segment (read them)`);
+        }
+      }
+      return p;
+    });
   }
 
   private async plan(r: FsReader, cred: Cred, ino: number, offset: number, length: number): Promise<{ size: number; plan: ReadStep[] }> {
