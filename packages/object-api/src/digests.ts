@@ -8,6 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { cairnError, type CairnErrorCode } from '@cairn/errors';
+import { BodyHasher } from '@cairn/objstore';
 
 export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'sha1' | 'sha256' | 'crc64nvme';
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['crc32', 'crc32c', 'sha1', 'sha256', 'crc64nvme'];
@@ -53,9 +54,15 @@ export interface DigestExpectations {
   readonly trailerChecksums?: readonly ChecksumAlgorithm[];
 }
 
-/** Running digests over a body. */
+/**
+ * Running digests over a body. The MD5 (every body has one) runs on a hashing
+ * thread once the body is large (objstore's BodyHasher), so a large PUT does
+ * not spend its event loop on it; update() then may ask the caller to wait
+ * while that thread catches up. A body that will not be finished must be
+ * discard()ed.
+ */
 export class BodyDigests {
-  private readonly md5: Hash = createHash('md5');
+  private readonly md5 = new BodyHasher({ md5: true });
   private readonly sha256: Hash | undefined;
   private readonly sha1: Hash | undefined;
   private crc32v: number | undefined;
@@ -71,13 +78,20 @@ export class BodyDigests {
     if (this.algs.has('crc32c')) this.crc32cv = 0;
   }
 
-  update(chunk: Uint8Array): void {
+  /** Adds bytes; a promise when the caller should wait before adding more (the MD5 thread is behind). */
+  update(chunk: Uint8Array): Promise<void> | undefined {
     this.bytes += chunk.length;
-    this.md5.update(chunk);
+    const wait = this.md5.update(chunk);
     this.sha256?.update(chunk);
     this.sha1?.update(chunk);
     if (this.crc32v !== undefined) this.crc32v = crc32(chunk, this.crc32v);
     if (this.crc32cv !== undefined) this.crc32cv = crc32c(chunk, this.crc32cv);
+    return wait;
+  }
+
+  /** Gives up (the body failed): frees the MD5 thread's state. */
+  discard(): void {
+    this.md5.discard();
   }
 
   get length(): number {
@@ -88,8 +102,8 @@ export class BodyDigests {
    * Finishes the digests and checks every expectation (trailer values passed
    * here). Returns the MD5 hex. Throws the matching CairnError on a mismatch.
    */
-  finish(trailers?: ReadonlyMap<string, string>): { md5Hex: string } {
-    const md5Hex = this.md5.digest('hex');
+  async finish(trailers?: ReadonlyMap<string, string>): Promise<{ md5Hex: string }> {
+    const md5Hex = (await this.md5.digest()).md5.toString('hex');
     const sha256 = this.sha256?.digest();
     const e = this.expect;
     if (e.md5Hex !== undefined && e.md5Hex.toLowerCase() !== md5Hex) {

@@ -44,6 +44,7 @@ export async function joinInto(
         for (const s of sources) {
           at += await writeBody(f, readBytes(fs, s.ino, s.start, s.length), sink, opts.maxBytes, at);
         }
+        if (opts.digests === undefined) sink.discard(); // only the caller's digests are finished
         await f.sync();
       } finally {
         await f.close();
@@ -68,6 +69,7 @@ export async function copyFile(
 ): Promise<ObjectInfo> {
   const tmp = await createTmpFile(fs);
   let etag: string | undefined;
+  let d: BodyDigests | undefined;
   try {
     if (fs.cloneFile) {
       await fs.cloneFile(src.ino, tmp.attr.ino);
@@ -75,7 +77,7 @@ export async function copyFile(
       etag = src.etag.startsWith('cairn-') ? undefined : src.etag;
     } else {
       // FALLBACK (byte copy) until the filesystem offers cloneFile.
-      const d = new BodyDigests();
+      d = new BodyDigests();
       const f = await fs.open(tmp.attr.ino, { write: true });
       try {
         await writeBody(f, readBytes(fs, src.ino, 0, src.size), d, opts.maxBytes);
@@ -83,11 +85,12 @@ export async function copyFile(
       } finally {
         await f.close();
       }
-      const md5 = d.finish().md5Hex;
+      const md5 = (await d.finish()).md5Hex;
       // A joined (multipart/SLO) source keeps its ETag form; anything else gets the fresh MD5.
       etag = !isMd5Etag(src.etag) && !src.etag.startsWith('cairn-') ? src.etag : md5;
     }
   } catch (err) {
+    d?.discard();
     await unlinkQuiet(fs, tmp.dir, tmp.name).catch(() => undefined);
     throw err;
   }

@@ -295,15 +295,21 @@ export async function writeBody(f: Pick<FsFile, 'write'>, body: AsyncIterable<Ui
     await f.write(at, data);
     at += data.length;
   };
-  for await (const chunk of body) {
-    if (chunk.length === 0) continue;
-    digests.update(chunk);
-    if (digests.length > maxBytes) throw cairnError('CAIRN_ERR_HTTP_TOO_LARGE', `more than ${maxBytes} bytes`);
-    pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    pendingBytes += chunk.length;
-    if (pendingBytes >= WRITE_CHUNK) await flush();
+  try {
+    for await (const chunk of body) {
+      if (chunk.length === 0) continue;
+      const behind = digests.update(chunk);
+      if (digests.length > maxBytes) throw cairnError('CAIRN_ERR_HTTP_TOO_LARGE', `more than ${maxBytes} bytes`);
+      pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      pendingBytes += chunk.length;
+      if (pendingBytes >= WRITE_CHUNK) await flush();
+      if (behind !== undefined) await behind;
+    }
+    await flush();
+  } catch (err) {
+    digests.discard();
+    throw err;
   }
-  await flush();
   return at - startAt;
 }
 
@@ -361,8 +367,9 @@ async function uploadBody(up: FsUpload, input: PutObjectInput): Promise<string> 
     if (input.expectedLength !== undefined && n !== input.expectedLength) {
       throw cairnError('CAIRN_ERR_HTTP_INCOMPLETE_BODY', `got ${n} of ${input.expectedLength} bytes`);
     }
-    return input.digests.finish(input.trailers?.()).md5Hex;
+    return (await input.digests.finish(input.trailers?.())).md5Hex;
   } catch (err) {
+    input.digests.discard();
     await up.abort().catch(() => undefined);
     throw err;
   }
@@ -400,12 +407,13 @@ export async function putObject(fs: VolumeFs, input: PutObjectInput): Promise<Ob
       if (input.expectedLength !== undefined && n !== input.expectedLength) {
         throw cairnError('CAIRN_ERR_HTTP_INCOMPLETE_BODY', `got ${n} of ${input.expectedLength} bytes`);
       }
-      md5Hex = input.digests.finish(input.trailers?.()).md5Hex;
+      md5Hex = (await input.digests.finish(input.trailers?.())).md5Hex;
       await f.sync();
     } finally {
       await f.close();
     }
   } catch (err) {
+    input.digests.discard();
     await unlinkQuiet(fs, tmp.dir, tmp.name).catch(() => undefined);
     throw err;
   }

@@ -146,14 +146,14 @@ async function partBody(sr: S3Request, f: Pick<FsFile, 'write'>, source: string 
     }
     const d = new BodyDigests();
     await writeBody(f, readBytes(fs, src.ino, start, length), d, ctx.maxObjectBytes);
-    return { md5: d.finish().md5Hex, copied: { mtimeMs: src.mtimeMs } };
+    return { md5: (await d.finish()).md5Hex, copied: { mtimeMs: src.mtimeMs } };
   }
   const body = s3Body(req, auth, ctx.maxObjectBytes);
   const got = await writeBody(f, body.body, body.digests, ctx.maxObjectBytes);
   if (body.expectedLength !== undefined && got !== body.expectedLength) {
     throw cairnError('CAIRN_ERR_HTTP_INCOMPLETE_BODY', `got ${got} of ${body.expectedLength} bytes`);
   }
-  return { md5: body.digests.finish(body.trailers()).md5Hex };
+  return { md5: (await body.digests.finish(body.trailers())).md5Hex };
 }
 
 interface PartInfo {

@@ -5,6 +5,7 @@ export type {
 } from './types.js';
 export { MAX_OBJECT_NAME_BYTES, checkContainerName, checkMeta, checkObjectName, compareNames } from './names.js';
 export { resolveRange } from './range.js';
+export { BodyHasher, type BodyDigest, type BodyHashOptions } from './backends/body-hash.js';
 export { ContainerBase, DEFAULT_LIST_LIMIT, listLimit } from './container-base.js';
 export { createMemoryStore, type MemoryStoreOptions } from './backends/memory.js';
 export { createFsStore, type FsStoreOptions } from './backends/fs.js';
