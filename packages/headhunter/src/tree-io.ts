@@ -97,13 +97,14 @@ export class PinnedResolver implements Resolver {
 
   resolve(p: Ptr): Node {
     if (!isRef(p)) return p;
-    const n = this.pins.get(p.id) ?? this.loader.peek(p);
+    // Most operations pin nothing (every node was cached): skip that lookup then.
+    const n = (this.pins.size > 0 ? this.pins.get(p.id) : undefined) ?? this.loader.peek(p);
     if (n === undefined) throw new Missing(p);
     return n;
   }
 
   lookup(ref: NodeRef): Node | undefined {
-    return this.pins.get(ref.id) ?? this.loader.peek(ref);
+    return (this.pins.size > 0 ? this.pins.get(ref.id) : undefined) ?? this.loader.peek(ref);
   }
 
   async fetch(ref: NodeRef): Promise<void> {
