@@ -5,12 +5,12 @@
 // object; bytes reach a reader before its line is complete).
 
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore, type Container, type GetOptions, type GetResult, type ObjectStore } from '@cairn/objstore';
+import { createMemoryStore, type GetOptions, type GetResult, type ObjectStore } from '@cairn/objstore';
 import { createReadCache } from './read-cache.js';
+import { inPieces, wrapStore } from './testing/store.js';
 import type { ReadCache } from './types.js';
 
 interface Get {
@@ -29,39 +29,13 @@ interface SlowStoreOptions {
 /** A store that records every GET and hands out bodies in small, delayed pieces. */
 function slowStore(inner: ObjectStore, o: SlowStoreOptions): { store: ObjectStore; gets: Get[] } {
   const gets: Get[] = [];
-  const store: ObjectStore = {
-    kind: 'slow',
-    ping: () => inner.ping(),
-    stats: () => inner.stats(),
-    close: () => inner.close(),
-    container(name: string): Container {
-      const c = inner.container(name);
-      return new Proxy(c, {
-        get(t, p) {
-          if (p === 'get') {
-            return async (n: string, opts?: GetOptions): Promise<GetResult> => {
-              gets.push({ name: n, offset: opts?.range?.offset ?? 0, length: opts?.range?.length });
-              await o.beforePiece?.();
-              const r = await t.get(n, opts);
-              const all: Buffer[] = [];
-              for await (const b of r.body) all.push(b as Buffer);
-              const bytes = Buffer.concat(all);
-              async function* pieces(): AsyncGenerator<Buffer> {
-                for (let at = 0; at < bytes.length; at += o.piece) {
-                  await new Promise((resolve) => setImmediate(resolve));
-                  await o.beforePiece?.();
-                  yield bytes.subarray(at, at + o.piece);
-                }
-              }
-              return { ...r, body: Readable.from(pieces(), { objectMode: false }) };
-            };
-          }
-          const v = Reflect.get(t, p, t) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-        },
-      });
+  const store = wrapStore(inner, 'slow', (t) => ({
+    async get(n: string, opts?: GetOptions): Promise<GetResult> {
+      gets.push({ name: n, offset: opts?.range?.offset ?? 0, length: opts?.range?.length });
+      await o.beforePiece?.();
+      return inPieces(await t.get(n, opts), o.piece, o.beforePiece);
     },
-  };
+  }));
   return { store, gets };
 }
 

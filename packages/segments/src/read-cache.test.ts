@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore, type Container, type GetOptions, type ObjectStore } from '@cairn/objstore';
+import { createMemoryStore, type GetOptions, type ObjectStore } from '@cairn/objstore';
 import { segmentLocator } from './names.js';
 import { createReadCache } from './read-cache.js';
+import { inPieces, wrapStore } from './testing/store.js';
 import { readFile } from './read-file.js';
 import { readPlan } from './read-plan.js';
 import type { PendingReader } from './types.js';
@@ -11,28 +12,13 @@ import type { PendingReader } from './types.js';
 /** A store that records every ranged GET and can delay them. */
 function recordingStore(inner: ObjectStore, delayMs = 0) {
   const gets: Array<{ name: string; offset: number; length: number | undefined }> = [];
-  const store: ObjectStore = {
-    kind: 'recording',
-    ping: () => inner.ping(),
-    stats: () => inner.stats(),
-    close: () => inner.close(),
-    container(name: string): Container {
-      const c = inner.container(name);
-      return new Proxy(c, {
-        get(t, p) {
-          if (p === 'get') {
-            return async (n: string, o?: GetOptions) => {
-              gets.push({ name: n, offset: o?.range?.offset ?? 0, length: o?.range?.length });
-              if (delayMs) await sleep(delayMs);
-              return t.get(n, o);
-            };
-          }
-          const v = Reflect.get(t, p, t) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-        },
-      });
+  const store = wrapStore(inner, 'recording', (t) => ({
+    async get(n: string, o?: GetOptions) {
+      gets.push({ name: n, offset: o?.range?.offset ?? 0, length: o?.range?.length });
+      if (delayMs) await sleep(delayMs);
+      return t.get(n, o);
     },
-  };
+  }));
   return { store, gets };
 }
 

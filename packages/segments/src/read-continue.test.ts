@@ -4,11 +4,11 @@
 // and nothing fetched ahead is thrown away or fetched twice.
 
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore, type Container, type GetOptions, type GetResult, type ObjectStore } from '@cairn/objstore';
+import { createMemoryStore, type GetOptions, type GetResult, type ObjectStore } from '@cairn/objstore';
 import { createReadCache } from './read-cache.js';
+import { inPieces, wrapStore } from './testing/store.js';
 import { readFile } from './read-file.js';
 import { readPlan } from './read-plan.js';
 import type { Extent, ReadCache, SegmentLocator } from './types.js';
@@ -26,40 +26,14 @@ interface Get {
 /** A store that records every GET (with the reader's position) and answers in delayed pieces. */
 function slowStore(inner: ObjectStore, piece: number, readerAt: () => number, beforePiece?: () => void): { store: ObjectStore; gets: Get[] } {
   const gets: Get[] = [];
-  const store: ObjectStore = {
-    kind: 'slow',
-    ping: () => inner.ping(),
-    stats: () => inner.stats(),
-    close: () => inner.close(),
-    container(name: string): Container {
-      const c = inner.container(name);
-      return new Proxy(c, {
-        get(t, p) {
-          if (p === 'get') {
-            return async (n: string, opts?: GetOptions): Promise<GetResult> => {
-              gets.push({ name: n, offset: opts?.range?.offset ?? 0, length: opts?.range?.length, readerAt: readerAt() });
-              // First-byte latency: a few macrotasks before the answer.
-              for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
-              const r = await t.get(n, opts);
-              const all: Buffer[] = [];
-              for await (const b of r.body) all.push(b as Buffer);
-              const bytes = Buffer.concat(all);
-              async function* pieces(): AsyncGenerator<Buffer> {
-                for (let at = 0; at < bytes.length; at += piece) {
-                  await new Promise((resolve) => setImmediate(resolve));
-                  beforePiece?.();
-                  yield bytes.subarray(at, at + piece);
-                }
-              }
-              return { ...r, body: Readable.from(pieces(), { objectMode: false }) };
-            };
-          }
-          const v = Reflect.get(t, p, t) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-        },
-      });
+  const store = wrapStore(inner, 'slow', (t) => ({
+    async get(n: string, opts?: GetOptions): Promise<GetResult> {
+      gets.push({ name: n, offset: opts?.range?.offset ?? 0, length: opts?.range?.length, readerAt: readerAt() });
+      // First-byte latency: a few macrotasks before the answer.
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+      return inPieces(await t.get(n, opts), piece, beforePiece);
     },
-  };
+  }));
   return { store, gets };
 }
 

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isCairnError } from '@cairn/errors';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore, type Container, type ObjectStore, type OpenSegment } from '@cairn/objstore';
+import { createMemoryStore, type ObjectStore, type OpenSegment, type OpenSegmentOptions } from '@cairn/objstore';
 import { segmentName } from './names.js';
 import { readSegmentSummary } from './summary.js';
 import type { DurableSegment, SegmentWriterOptions } from './types.js';
 import { createSegmentWriter } from './writer.js';
+import { wrapStore } from './testing/store.js';
 
 const C = ['seg-a', 'seg-b'];
 
@@ -46,22 +47,9 @@ function gatedStore(inner: ObjectStore) {
       return info;
     },
   });
-  const store: ObjectStore = {
-    kind: 'gated',
-    ping: () => inner.ping(),
-    stats: () => inner.stats(),
-    close: () => inner.close(),
-    container(name: string): Container {
-      const c = inner.container(name);
-      return new Proxy(c, {
-        get(target, prop) {
-          if (prop === 'openSegment') return (n: string, o?: object) => wrapSegment(target.openSegment(n, o));
-          const v = Reflect.get(target, prop, target) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
-    },
-  };
+  const store = wrapStore(inner, 'gated', (c) => ({
+    openSegment: (n: string, o?: OpenSegmentOptions) => wrapSegment(c.openSegment(n, o)),
+  }));
   return {
     store,
     closed,
