@@ -4,11 +4,9 @@
 
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cairnError } from '@cairn/errors';
-import { createMemoryStore, type Container, type ObjectStore, type OpenSegment } from '@cairn/objstore';
 import { ROOT_CRED as root, type Filesystem } from './index.js';
 import type { FilesystemImpl } from './fs.js';
-import { errnoOf, makeFs, type TestFs } from './testing/fixture.js';
+import { errnoOf, instrumentedStore, makeFs, type TestFs } from './testing/fixture.js';
 
 let t: TestFs | undefined;
 afterEach(async () => {
@@ -22,42 +20,6 @@ async function file(fs: Filesystem, name: string): Promise<number> {
 
 const text = (b: Buffer): string => b.toString('latin1');
 
-/** A memory store whose segment uploads fail while `failing` is set (what a long object-store outage does). */
-function flakyStore(): { store: ObjectStore; failing: { on: boolean } } {
-  const inner = createMemoryStore();
-  const failing = { on: false };
-  const wrapSegment = (seg: OpenSegment): OpenSegment => ({
-    get container() { return seg.container; },
-    get name() { return seg.name; },
-    get bytesAppended() { return seg.bytesAppended; },
-    get bytesSent() { return seg.bytesSent; },
-    append: (chunk) => seg.append(chunk),
-    close: async () => {
-      if (failing.on) {
-        await seg.abort();
-        throw cairnError('CAIRN_ERR_OBJ_UNAVAILABLE', `${seg.name}: injected outage`);
-      }
-      return seg.close();
-    },
-    abort: () => seg.abort(),
-  });
-  const store = new Proxy(inner, {
-    get(target, prop, recv) {
-      if (prop !== 'container') return Reflect.get(target, prop, recv) as unknown;
-      return (name: string): Container => {
-        const c = target.container(name);
-        return new Proxy(c, {
-          get(ct, p, r) {
-            if (p === 'openSegment') return (n: string, o?: object) => wrapSegment(ct.openSegment(n, o));
-            const v = Reflect.get(ct, p, r) as unknown;
-            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(ct) : v;
-          },
-        });
-      };
-    },
-  });
-  return { store, failing };
-}
 
 describe('fsync through the intent log', () => {
   it('is durable without a segment PUT and survives a crash with contents, size and mtime', async () => {
@@ -230,14 +192,15 @@ describe('fsync through the intent log', () => {
   });
 
   it('a segment that fails for good after fsync acknowledged its bytes: they are written again, not lost', async () => {
-    const { store, failing } = flakyStore();
+    const s = instrumentedStore(); // segment uploads fail while failSegments(true) (a long object-store outage)
+    const store = s.store;
     t = await makeFs({}, { segments: { maxFlushTimeMs: 60_000, putRetries: 0, retryDelayMs: 1 } }, store);
     const f = await file(t.fs, 'a');
     await t.fs.write(root, f, 0, Buffer.from('keep me'));
     await t.fs.fsync(f);
-    failing.on = true;
+    s.failSegments(true);
     await expect(t.fs.flushFile(f)).rejects.toMatchObject({ code: 'CAIRN_ERR_FS_IO' });
-    failing.on = false;
+    s.failSegments(false);
     // Rewritten in the background: readable now, and stored by the next flush.
     await waitFor(async () => (await t!.fs.stats()).intentLog.rewritten === 1 && (await t!.fs.stats()).intentLog.held === 1);
     expect(text(await t.fs.read(root, f, 0, 100))).toBe('keep me');

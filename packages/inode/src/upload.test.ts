@@ -6,11 +6,10 @@
 // remounts and crashes, and fsck finds the volume consistent throughout.
 
 import fc from 'fast-check';
-import { createMemoryStore, type Container, type ObjectStore, type OpenSegment } from '@cairn/objstore';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fsck } from './fsck.js';
 import { ROOT_CRED as root, type Filesystem, type Upload } from './index.js';
-import { errnoOf, makeFs, user, type TestFs } from './testing/fixture.js';
+import { errnoOf, instrumentedStore, makeFs, user, type TestFs } from './testing/fixture.js';
 
 let t: TestFs | undefined;
 afterEach(async () => {
@@ -18,49 +17,6 @@ afterEach(async () => {
   t = undefined;
 });
 
-/**
- * A memory store that counts segment uploads, can make them fail, and makes
- * each take `putMs` (a real store's latency, during which flushes gather).
- */
-function instrumentedStore(putMs = 0): { store: ObjectStore; segments: () => number; stored: () => number; failSegments: (on: boolean) => void } {
-  const inner = createMemoryStore();
-  let count = 0;
-  let stored = 0;
-  let fail = false;
-  const wrap = (c: Container): Container => new Proxy(c, {
-    get(target, prop, recv) {
-      if (prop !== 'openSegment') return Reflect.get(target, prop, recv) as unknown;
-      return (name: string, o?: Parameters<Container['openSegment']>[1]): OpenSegment => {
-        count++;
-        const seg = target.openSegment(name, o);
-        return new Proxy(seg, {
-          get(s, p, r) {
-            if (p === 'close') {
-              return async () => {
-                if (putMs > 0) await new Promise((res) => setTimeout(res, putMs));
-                if (!fail) {
-                  const info = await s.close();
-                  stored++;
-                  return info;
-                }
-                await s.abort();
-                throw Object.assign(new Error('injected segment PUT failure'), { code: 'CAIRN_ERR_OBJ_IO' });
-              };
-            }
-            return Reflect.get(s, p, r) as unknown;
-          },
-        });
-      };
-    },
-  });
-  const store: ObjectStore = new Proxy(inner, {
-    get(target, prop, recv) {
-      if (prop === 'container') return (name: string) => wrap(target.container(name));
-      return Reflect.get(target, prop, recv) as unknown;
-    },
-  });
-  return { store, segments: () => count, stored: () => stored, failSegments: (on) => { fail = on; } };
-}
 
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);

@@ -1,12 +1,13 @@
 // Test support (not exported by the package): a filesystem on the in-memory
 // object store with its replay log in a temporary directory, with clean
 // remounts and simulated crashes (the instance is abandoned: no flush, no
-// checkpoint; a new one mounts from the same store and log directory).
+// checkpoint; a new one mounts from the same store and log directory), and a
+// memory store whose segment uploads can be counted, slowed and made to fail.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMemoryStore, type ObjectStore } from '@cairn/objstore';
+import { createMemoryStore, type Container, type ObjectStore, type OpenSegment } from '@cairn/objstore';
 import { FilesystemImpl } from '../fs.js';
 import { formatFilesystem, mountFilesystem, type Filesystem, type FormatFilesystemOptions, type MountOptions } from '../index.js';
 
@@ -77,4 +78,48 @@ export async function errnoOf(p: Promise<unknown>): Promise<string> {
 /** An unprivileged credential. */
 export function user(uid: number, gid = uid, groups: number[] = []): { uid: number; gid: number; groups: number[] } {
   return { uid, gid, groups };
+}
+
+/**
+ * A memory store that counts segment uploads, can make them fail, and makes
+ * each take `putMs` (a real store's latency, during which flushes gather).
+ */
+export function instrumentedStore(putMs = 0): { store: ObjectStore; segments: () => number; stored: () => number; failSegments: (on: boolean) => void } {
+  const inner = createMemoryStore();
+  let count = 0;
+  let stored = 0;
+  let fail = false;
+  const wrap = (c: Container): Container => new Proxy(c, {
+    get(target, prop, recv) {
+      if (prop !== 'openSegment') return Reflect.get(target, prop, recv) as unknown;
+      return (name: string, o?: Parameters<Container['openSegment']>[1]): OpenSegment => {
+        count++;
+        const seg = target.openSegment(name, o);
+        return new Proxy(seg, {
+          get(s, p, r) {
+            if (p === 'close') {
+              return async () => {
+                if (putMs > 0) await new Promise((res) => setTimeout(res, putMs));
+                if (!fail) {
+                  const info = await s.close();
+                  stored++;
+                  return info;
+                }
+                await s.abort();
+                throw Object.assign(new Error('injected segment PUT failure'), { code: 'CAIRN_ERR_OBJ_IO' });
+              };
+            }
+            return Reflect.get(s, p, r) as unknown;
+          },
+        });
+      };
+    },
+  });
+  const store: ObjectStore = new Proxy(inner, {
+    get(target, prop, recv) {
+      if (prop === 'container') return (name: string) => wrap(target.container(name));
+      return Reflect.get(target, prop, recv) as unknown;
+    },
+  });
+  return { store, segments: () => count, stored: () => stored, failSegments: (on) => { fail = on; } };
 }
