@@ -29,11 +29,11 @@
 // bytes.
 
 import { cairnError } from '@cairn/errors';
-import { decodeKey, encodeKey } from '@cairn/headhunter';
+import { decodeKey, encodeKey, type TreeReader } from '@cairn/headhunter';
 import type { Extent, FailedSegment } from '@cairn/segments';
 import type { Vol } from './context.js';
 import { TREES } from './format.js';
-import { deadSegCodec, inodeCodec, intentCodec, intentKey, nonceKey, type IntentRec } from './records.js';
+import { inodeCodec, intentCodec, intentKey, nonceKey, type IntentRec } from './records.js';
 import type { FsTx } from './tx.js';
 
 /** Segment commits remembered (see IntentLog.committed). */
@@ -365,13 +365,7 @@ export async function recoverIntents(v: Vol, log: IntentLog): Promise<number> {
       log.seqAtLeast(seq);
       const rec = intentCodec.decode(row.value);
       done.push(Buffer.from(row.key));
-      const key = nonceKey(rec.nonce);
-      if ((await segments.get(key)) !== undefined) continue;
-      const d = await dead.get(key);
-      if (d !== undefined) {
-        deadSegCodec.decode(d);
-        continue;
-      }
+      if (await segmentRecorded(segments, dead, rec.nonce)) continue;
       const ib = await inodes.get(encodeKey([ino]));
       if (ib === undefined) continue;
       // A record that already counts these bytes (a small upload's) keeps its dataVersion; else it goes past the logged one.
@@ -404,6 +398,12 @@ export async function recoverIntents(v: Vol, log: IntentLog): Promise<number> {
   log.counts.recovered += written;
   v.logger.info({ intents: done.length, written }, 'intent log recovered');
   return written;
+}
+
+/** Whether segment `nonce` has a record (live or dead): its commit happened, so an intent naming it is resolved. */
+export async function segmentRecorded(segments: TreeReader, dead: TreeReader, nonce: bigint): Promise<boolean> {
+  const key = nonceKey(nonce);
+  return (await segments.get(key)) !== undefined || (await dead.get(key)) !== undefined;
 }
 
 function decodeIntentKey(key: Uint8Array): [number, number] {

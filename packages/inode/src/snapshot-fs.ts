@@ -26,7 +26,8 @@ import {
 import { checkCred, checkIno, isDir, lookupAsync, walkPath, wellFormed } from './namei.js';
 import { checkAccess, isRoot, MAY_READ } from './perms.js';
 import { FsReader } from './reader.js';
-import { intentCodec, nonceKey, type InodeRec } from './records.js';
+import { segmentRecorded } from './intents.js';
+import { intentCodec, type InodeRec } from './records.js';
 import { fileType, recordAttr } from './stat.js';
 import type { Attr, Cred, DirEntry, LookupPathOptions, ReadDirOptions, ReadDirResult, SnapshotInfo } from './types.js';
 
@@ -74,8 +75,7 @@ async function unresolvedIntents(r: FsReader, ino: number): Promise<Array<{ file
   const out: Array<{ fileOffset: number; data: Buffer }> = [];
   for (const row of rows) {
     const rec = intentCodec.decode(row.value);
-    const k = nonceKey(rec.nonce);
-    if ((await r.view.tree(TREES.segments).get(k)) !== undefined || (await r.view.tree(TREES.deadsegs).get(k)) !== undefined) continue;
+    if (await segmentRecorded(r.view.tree(TREES.segments), r.view.tree(TREES.deadsegs), rec.nonce)) continue;
     out.push({ fileOffset: rec.fileOffset, data: rec.data });
   }
   return out;
