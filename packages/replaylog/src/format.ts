@@ -5,7 +5,7 @@
 //
 // A log file is a file header followed by zero or more records:
 //
-//   file   := fileHeader record*
+//   file   := fileHeader record* zeroTail
 //   fileHeader (32 bytes, big-endian):
 //     0  8  magic           ASCII "CAIRNRLG"
 //     8  4  version         u32 = FORMAT_VERSION
@@ -21,6 +21,9 @@
 //    17  1  type            u8 = RECORD_TYPE_FULL (0 is never valid)
 //    18  2  reserved        u16 = 0
 //    20  …  payload         `length` bytes
+//   zeroTail := 0x00*       zeros the writer wrote ahead of the records
+//                           (preallocateBytes); no record starts with a zero
+//                           header, so the first one ends the records cleanly
 
 /** The eight magic bytes that open every log file (ASCII). */
 export const FILE_MAGIC = 'CAIRNRLG';
@@ -57,6 +60,8 @@ export const RECORD_TYPE_FULL = 1;
 export const MAX_PAYLOAD_BYTES = 0xffff_ffff;
 /** Default limit of one append's payload (ReplayLogOptions.maxRecordBytes). */
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
+/** Default amount of zeros written ahead of the records at a time (ReplayLogOptions.preallocateBytes). */
+export const DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024;
 /** Default size after which a new file is started (ReplayLogOptions.rotateBytes). */
 export const DEFAULT_ROTATE_BYTES = 64 * 1024 * 1024;
 /** LSN of the very first record of a new log. */

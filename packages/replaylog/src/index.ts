@@ -18,6 +18,14 @@ export interface ReplayLogOptions {
   maxRecordBytes?: number;
   /** Start a new file once the current one holds this many bytes (default 64 MiB). */
   rotateBytes?: number;
+  /**
+   * Zeros written ahead of the records, this many bytes at a time, in the
+   * background (default 4 MiB, and 0 — none — when fsync is false). An fdatasync of a record written over
+   * zeros the file already holds changes no file size or block map, so the
+   * file system commits no metadata for it (on ext4 about a fifth faster).
+   * Recovery reads an all-zero tail as the clean end of the records.
+   */
+  preallocateBytes?: number;
   /** pino logger (default: silent). */
   logger?: Logger;
   /**
@@ -47,6 +55,9 @@ export interface ReplayLogStats {
   /** Median and 99th percentile of recent batch fdatasync latency, microseconds. */
   fsyncMicrosP50: number;
   fsyncMicrosP99: number;
+  /** Batches that were written over zeros written ahead (preallocateBytes), and zero bytes written so. */
+  batchesOverZeros: number;
+  zeroBytesWritten: number;
 }
 
 export interface ReplayLog {

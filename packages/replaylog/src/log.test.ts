@@ -126,7 +126,7 @@ describe('append and replay', () => {
 
   it('writes the exact bytes: header, then records back to back', async () => {
     const d = dir();
-    const log = await openReplayLog({ dir: d });
+    const log = await openReplayLog({ dir: d, preallocateBytes: 0 }); // no zeros after the records
     await Promise.all([log.append(Buffer.from('ab')), log.append(Buffer.from('cde'))]);
     await log.close();
     const { readFileSync } = await import('node:fs');
@@ -147,7 +147,8 @@ describe('group commit', () => {
     io.hook = async (op) => {
       if (op === 'datasync') await new Promise((r) => setTimeout(r, 3));
     };
-    const log = await openLog({ dir: d }, io);
+    // No zeros ahead: their fdatasyncs would count among the ones waited for.
+    const log = await openLog({ dir: d, preallocateBytes: 0 }, io);
     const path = join(d, logFiles(d)[0]!);
     const syncsAtOpen = io.counts.datasync;
     const size = 64;
@@ -220,7 +221,8 @@ describe('I/O failures', () => {
     it(`a failed ${op} fails the whole batch and every later append with CAIRN_ERR_LOG_IO`, async () => {
       const d = dir();
       const io = new InstrumentedIo();
-      const log = await openLog({ dir: d }, io);
+      // No zeros ahead, whose own fdatasync would take the injected failure.
+      const log = await openLog({ dir: d, preallocateBytes: 0 }, io);
       expect(await log.append(Buffer.from('ok'))).toBe(1n);
       let armed = true;
       let release!: () => void;
@@ -250,7 +252,7 @@ describe('I/O failures', () => {
 
   it('appends queued behind a failing batch fail too', async () => {
     const io = new InstrumentedIo();
-    const log = await openLog({ dir: dir() }, io);
+    const log = await openLog({ dir: dir(), preallocateBytes: 0 }, io);
     const syncsAtOpen = io.counts.datasync;
     let fail = true;
     io.hook = async (op) => {

@@ -11,11 +11,22 @@
 //
 // discardThrough() goes through the same queue as a barrier, so files change only
 // between batches and records of one file stay consecutive.
+//
+// Zeros ahead. After a batch, when fewer than half of `preallocateBytes` zero
+// bytes lie beyond the records of the newest file, the writer writes that many
+// more past the file's end and fdatasyncs them, in the background, through a
+// file handle of their own (so an error the kernel reports for the file reaches
+// the batches' own fdatasync too: each open file is told of it once). A batch
+// later written over those zeros leaves the file's size and block map as they
+// were, so its fdatasync commits no file-system metadata. A batch that would
+// reach into a zero write still in flight waits for it first (the two never
+// overlap). A failed zero write costs only the speed-up. Recovery takes an
+// all-zero rest of a file as the clean end of its records.
 
 import { cairnError, isCairnError, type CairnError } from '@cairn/errors';
 import { pino, type Logger } from 'pino';
 import { encodeRecord } from './codec.js';
-import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_ROTATE_BYTES, MAX_LSN, MAX_PAYLOAD_BYTES } from './format.js';
+import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_PREALLOCATE_BYTES, DEFAULT_ROTATE_BYTES, FILE_HEADER_SIZE, MAX_LSN, MAX_PAYLOAD_BYTES } from './format.js';
 import { createLogFile, type LogFileState } from './files.js';
 import type { ReplayLog, ReplayLogOptions, ReplayLogStats, ReplayRecord } from './index.js';
 import { nodeIo, unsyncedIo, writeFully, type LogFile, type LogIo } from './io.js';
@@ -57,12 +68,31 @@ export async function openLog(options: ReplayLogOptions, io: LogIo = nodeIo): Pr
     throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `rotateBytes ${rotateBytes}`);
   }
   const fsync = options.fsync !== false;
+  // Zeros ahead only make fdatasync cheaper: without fsync they would be pure cost.
+  const preallocateBytes = options.preallocateBytes ?? (fsync ? DEFAULT_PREALLOCATE_BYTES : 0);
+  if (!Number.isSafeInteger(preallocateBytes) || preallocateBytes < 0 || preallocateBytes > 1024 * 1024 * 1024) {
+    throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', `preallocateBytes ${preallocateBytes}`);
+  }
   const logger = options.logger ?? pino({ level: 'silent' });
   const fileIo = fsync ? io : unsyncedIo(io);
   const rec = await recoverLog({ dir: options.dir, io: fileIo, logger, ...(options.onTorn ? { onTorn: options.onTorn } : {}) });
-  const log = new ReplayLogImpl(options.dir, fileIo, logger, fsync, maxRecordBytes, rotateBytes, rec.files, rec.active, rec.coveredThrough);
+  let fileBytes: number;
+  try {
+    fileBytes = await rec.active.size();
+  } catch (err) {
+    await rec.active.close().catch(() => undefined);
+    throw cairnError('CAIRN_ERR_LOG_IO', `replay log ${options.dir}: ${(err as Error).message}`, { cause: err });
+  }
+  const log = new ReplayLogImpl(options.dir, fileIo, logger, fsync, maxRecordBytes, rotateBytes, preallocateBytes, rec.files, rec.active, fileBytes, rec.coveredThrough);
   logger.info({ dir: options.dir, nextLsn: String(log.nextLsn), files: rec.files.length }, 'replay log open');
   return log;
+}
+
+/** A shared buffer of `n` zero bytes (only ever read). */
+let zeroBuffer = Buffer.alloc(0);
+function zeros(n: number): Buffer {
+  if (zeroBuffer.length < n) zeroBuffer = Buffer.alloc(n);
+  return zeroBuffer.subarray(0, n);
 }
 
 class ReplayLogImpl implements ReplayLog {
@@ -74,7 +104,11 @@ class ReplayLogImpl implements ReplayLog {
   private closing: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
   private readonly latency = new LatencyRing();
-  private readonly counters = { records: 0, bytes: 0, fsyncs: 0, batches: 0, maxBatch: 0 };
+  private readonly counters = { records: 0, bytes: 0, fsyncs: 0, batches: 0, maxBatch: 0, batchesOverZeros: 0, zeroBytesWritten: 0 };
+  /** A zero write ahead of the records in flight, and where it starts. */
+  private zeroing: { from: number; done: Promise<void> } | undefined;
+  /** A zero write failed in the newest file: no more until the next file. */
+  private zeroFailed = false;
 
   constructor(
     private readonly dir: string,
@@ -83,9 +117,12 @@ class ReplayLogImpl implements ReplayLog {
     private readonly fsync: boolean,
     private readonly maxRecordBytes: number,
     private readonly rotateBytes: number,
+    private readonly preallocateBytes: number,
     /** Files oldest first; never empty; the last one takes appends. */
     private readonly files: LogFileState[],
     private active: LogFile,
+    /** Bytes of the active file on disk: its records, then zeros. */
+    private activeBytes: number,
     private coveredThrough: bigint,
   ) {
     this.next = this.newest.lastLsn + 1n;
@@ -211,6 +248,9 @@ class ReplayLogImpl implements ReplayLog {
       const bufs = batch.map((w) => w.buf);
       let bytes = 0;
       for (const b of bufs) bytes += b.length;
+      const end = file.size + bytes;
+      if (this.zeroing && end > this.zeroing.from) await this.zeroing.done;
+      if (end <= this.activeBytes) this.counters.batchesOverZeros++;
       await writeFully(this.active, bufs, file.size);
       if (this.fsync) {
         const t0 = process.hrtime.bigint();
@@ -218,7 +258,9 @@ class ReplayLogImpl implements ReplayLog {
         this.latency.add(Number(process.hrtime.bigint() - t0) / 1000);
         this.counters.fsyncs++;
       }
-      file.advance(last, file.size + bytes);
+      file.advance(last, end);
+      if (end > this.activeBytes) this.activeBytes = end;
+      this.zeroAhead(file);
       this.counters.records += batch.length;
       this.counters.bytes += bytes;
       this.counters.batches++;
@@ -230,12 +272,52 @@ class ReplayLogImpl implements ReplayLog {
     for (const w of batch) w.resolve(w.lsn);
   }
 
+  /**
+   * Starts writing zeros past the end of the newest file (see "Zeros ahead"
+   * above) when fewer than half of preallocateBytes remain beyond its records
+   * and the file will still take records (it has not reached rotateBytes).
+   */
+  private zeroAhead(file: LogFileState): void {
+    const chunk = this.preallocateBytes;
+    if (chunk === 0 || this.zeroing || this.zeroFailed) return;
+    if (this.activeBytes - file.size >= chunk / 2 || file.size >= this.rotateBytes) return;
+    const from = this.activeBytes;
+    const active = this.active;
+    const done = (async () => {
+      let handle: LogFile | undefined;
+      try {
+        handle = await this.io.open(file.path, 'write');
+        await writeFully(handle, [zeros(chunk)], from);
+        await handle.datasync();
+        if (this.active === active) this.activeBytes = Math.max(this.activeBytes, from + chunk);
+        this.counters.zeroBytesWritten += chunk;
+      } catch (err) {
+        // Most likely a full disk; the records will find out for themselves.
+        // Not retried until the next file.
+        this.zeroFailed = true;
+        this.logger.warn({ dir: this.dir, file: file.name, err }, 'replay log: writing zeros ahead failed');
+      } finally {
+        await handle?.close().catch(() => undefined);
+        this.zeroing = undefined;
+      }
+    })();
+    this.zeroing = { from, done };
+  }
+
   /** Starts a new newest file for records from `firstLsn` on. */
   private async startFile(firstLsn: bigint): Promise<LogFileState> {
+    if (this.zeroing) await this.zeroing.done;
     const created = await createLogFile(this.io, this.dir, firstLsn, this.coveredThrough);
     const old = this.active;
+    const oldRecordBytes = this.newest.size;
+    const oldBytes = this.activeBytes;
     this.active = created.file;
+    this.activeBytes = FILE_HEADER_SIZE;
+    this.zeroFailed = false;
     this.files.push(created.state);
+    // The old file's zeros are no longer needed. Left behind (a failed or lost
+    // truncate), recovery reads them as the end of its records.
+    if (oldBytes > oldRecordBytes) await old.truncate(oldRecordBytes).catch(() => undefined);
     await old.close();
     this.logger.debug({ dir: this.dir, file: created.state.name }, 'replay log: new file');
     return created.state;
@@ -290,6 +372,7 @@ class ReplayLogImpl implements ReplayLog {
     if (this.running || this.scheduled || this.queue.length > 0) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
+    if (this.zeroing) await this.zeroing.done;
     try {
       await this.active.close();
     } catch (err) {

@@ -90,3 +90,21 @@ export async function* scanRecords(
   }
   return { end: off, lastLsn: expect - 1n };
 }
+
+/**
+ * True when every byte of `file` in `[start, end)` is zero: the zeros the
+ * writer puts ahead of its records (ReplayLogOptions.preallocateBytes), which
+ * end the records cleanly rather than tear them.
+ */
+export async function isZeroTail(file: LogFile, start: number, end: number): Promise<boolean> {
+  const len = Math.min(CHUNK_BYTES, Math.max(end - start, 0));
+  const buf = Buffer.allocUnsafe(len);
+  const zeros = Buffer.alloc(len);
+  for (let off = start; off < end; ) {
+    const n = await readFully(file, buf, 0, Math.min(len, end - off), off);
+    if (n === 0) return false;
+    if (!buf.subarray(0, n).equals(zeros.subarray(0, n))) return false;
+    off += n;
+  }
+  return true;
+}

@@ -35,10 +35,14 @@ async function reopen(d: string, extra: Partial<ReplayLogOptions> = {}): Promise
   return { log, torn };
 }
 
-/** A log with `payloads` (rotating at `rotateBytes`), closed; returns its directory. */
+/**
+ * A log with `payloads` (rotating at `rotateBytes`), closed; returns its
+ * directory. No zeros ahead: each file is exactly its header and records, so
+ * tests can cut and damage it by offset ("zeros ahead" below covers the zeros).
+ */
 async function build(payloads: Buffer[], rotateBytes?: number): Promise<string> {
   const d = dir();
-  const log = await openReplayLog({ dir: d, ...(rotateBytes ? { rotateBytes } : {}) });
+  const log = await openReplayLog({ dir: d, preallocateBytes: 0, ...(rotateBytes ? { rotateBytes } : {}) });
   for (const p of payloads) await log.append(p);
   await log.close();
   return d;

@@ -11,8 +11,10 @@
 //        lastLsn + 1), unless its header says every earlier record was already
 //        covered by a checkpoint (coveredThrough >= firstLsn - 1; a discard that
 //        jumped the LSN). Otherwise the file and all later ones are dropped.
-//     c. Scan its records; at the first torn or corrupt one, truncate the file
-//        there, fsync it, drop every later file and stop.
+//     c. Scan its records. Where they stop, an all-zero rest of the file is the
+//        writer's zeros written ahead (preallocateBytes): the records end there
+//        cleanly and the zeros stay. Otherwise that is the first torn or corrupt
+//        record: truncate the file there, fsync it, drop every later file and stop.
 //  4. Delete files (not the newest) that every header's coveredThrough covers:
 //     the discard that made them obsolete did not finish.
 //  5. Create the first file (firstLsn 1) if there is none.
@@ -27,7 +29,7 @@ import { createLogFile, LogFileState } from './files.js';
 import { FILE_HEADER_SIZE, FIRST_LSN } from './format.js';
 import { readFully, writeFully, type LogFile, type LogIo } from './io.js';
 import { isTempFileName, parseLogFileName } from './names.js';
-import { scanRecords } from './reader.js';
+import { isZeroTail, scanRecords } from './reader.js';
 
 export interface TornInfo {
   file: string;
@@ -168,7 +170,7 @@ async function recover(ctx: RecoveryContext, open: LogFile[]): Promise<Recovered
     const end = r.value;
     state.advance(end.lastLsn, end.end);
     kept.push(state);
-    if (end.torn) {
+    if (end.torn && !(await isZeroTail(file, end.torn.offset, size))) {
       await file.truncate(end.torn.offset);
       await file.sync();
       const later = await dropFrom(i + 1);
