@@ -11,7 +11,7 @@ import type {
 } from './index.js';
 import type { NodeRef } from './node.js';
 import type { Reclaimer } from './reclaim.js';
-import { encodeCommit, type CommitRecord } from './payload-codec.js';
+import { encodeCommit, withoutSuperseded, type CommitRecord } from './payload-codec.js';
 import type { TreeState } from './state.js';
 import { PinnedResolver, countAsync, getAsync, scanAsync } from './tree-io.js';
 import { toBounds, type Entry, type KeyRange } from './tree-read.js';
@@ -324,7 +324,9 @@ export class HeadhunterImpl implements Headhunter {
       return;
     }
     const seq = core.state.commitSeq + 1;
-    const payload = encodeCommit({ volumeId: core.volumeId, epoch: core.epoch, seq, ops: tx.ops });
+    // Members often rewrite the same records (a shared parent directory, counters): log each once.
+    const ops = live.length > 1 ? withoutSuperseded(tx.ops) : tx.ops;
+    const payload = encodeCommit({ volumeId: core.volumeId, epoch: core.epoch, seq, ops });
     if (payload.length > core.o.maxBatchBytes) {
       // Too large together: each on its own (in order; each attempt runs now).
       for (const m of live) this.runAlone(m);

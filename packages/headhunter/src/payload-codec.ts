@@ -36,6 +36,31 @@ export function encodeCommit(c: CommitRecord): Buffer {
   return encodeCommitDirect(c) ?? encodeCommitPacked(c);
 }
 
+/**
+ * The ops of a commit of puts and dels without the ones a later op on the
+ * same key supersedes (replaying either list leaves the same trees). A group
+ * commit of many transactions that each update one shared record (a parent
+ * directory, the volume's counters) logs that record once. Returns `ops`
+ * itself when nothing is superseded or any op is not a put or del.
+ */
+export function withoutSuperseded(ops: readonly CommitOp[]): readonly CommitOp[] {
+  const seen = new Set<string>();
+  const superseded: boolean[] = new Array<boolean>(ops.length).fill(false);
+  let dropped = 0;
+  for (let i = ops.length - 1; i >= 0; i--) {
+    const o = ops[i]!;
+    if (o.op !== OP_PUT && o.op !== OP_DEL) return ops;
+    const id = `${o.tree.length}:${o.tree}${o.key.toString('latin1')}`;
+    if (seen.has(id)) {
+      superseded[i] = true;
+      dropped++;
+    } else {
+      seen.add(id);
+    }
+  }
+  return dropped === 0 ? ops : ops.filter((_, i) => !superseded[i]);
+}
+
 /** Bytes of a msgpack string header + body for a short ASCII string, or -1 (not ASCII or too long). */
 function asciiStrBytes(s: string): number {
   const n = s.length;
