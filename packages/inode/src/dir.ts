@@ -14,7 +14,7 @@ import {
 import { checkCred, checkIno, checkName, isDir, isDotName, lookupDir } from './namei.js';
 import { checkAccess, checkSticky, inGroup, isRoot, MAY_EXEC, MAY_READ, MAY_WRITE, mayAccess } from './perms.js';
 import { FsReader } from './reader.js';
-import { reclaimStep } from './reclaim.js';
+import { reclaimedInTx, reclaimInTx } from './reclaim.js';
 import type { InodeRec } from './records.js';
 import type { FsTx } from './tx.js';
 import type { Attr, CreateOptions, Cred } from './types.js';
@@ -234,22 +234,9 @@ export async function unlink(v: Vol, cred: Cred, dir: number, name: string): Pro
     t.removeEntryAndTouch(dir, dirRec, name, e);
     const after = t.dropLink(e.ino, rec, false);
     t.journalInode('unlink', e.ino, after, { parent: dir, name });
-    // The last link went and nobody has it open: reclaim it in this commit
-    // (what reclaimInode would do in one more durable commit right after).
-    // An inode with more than one step's worth of extents or xattrs is
-    // continued by reclaimInode as usual.
-    if (after.nlink !== 0 || v.closed || v.reclaiming.has(e.ino) || v.isOpen(e.ino)) return undefined;
-    reclaimStep(t, e.ino, () => v.isOpen(e.ino));
-    if (t.inode(e.ino) !== undefined) return undefined;
-    t.reclaimedHere(e.ino);
-    return e.ino;
+    return reclaimInTx(v, t, e.ino, after);
   });
-  if (gone !== undefined) {
-    // What reclaimInode does after its last step.
-    v.bumpExtents(gone);
-    v.dirty.delete(gone);
-    v.writeErrors.delete(gone);
-  }
+  reclaimedInTx(v, gone);
 }
 
 export async function rmdir(v: Vol, cred: Cred, dir: number, name: string): Promise<void> {

@@ -64,14 +64,37 @@ export async function reclaimInode(v: Vol, ino: number): Promise<void> {
     while (!(await v.tx((t) => reclaimStep(t, ino, () => v.isOpen(ino))))) {
       // more chunks
     }
-    v.bumpExtents(ino);
-    v.dirty.delete(ino);
-    v.writeErrors.delete(ino);
+    reclaimedInTx(v, ino);
   } catch (err) {
     v.logger.warn({ err, ino }, 'reclaiming an unlinked inode failed; it stays an orphan until the next mount');
   } finally {
     v.reclaiming.delete(ino);
   }
+}
+
+/**
+ * Inside the transaction that dropped the last link of `ino` (`after` is its
+ * record now): when nobody has it open, reclaims it in that same commit,
+ * instead of in one more durable commit right after it (unlink, a rename or
+ * an upload over a file). Returns `ino` when it is gone entirely: pass that to
+ * reclaimedInTx once the commit is durable. An inode with more than one
+ * step's worth of extents or xattrs stays an orphan, and the transaction's
+ * post-commit reclaim (Vol.tx) continues it as usual.
+ */
+export function reclaimInTx(v: Vol, t: FsTx, ino: number, after: { nlink: number }): number | undefined {
+  if (after.nlink !== 0 || v.closed || v.reclaiming.has(ino) || v.isOpen(ino)) return undefined;
+  reclaimStep(t, ino, () => v.isOpen(ino));
+  if (t.inode(ino) !== undefined) return undefined;
+  t.reclaimedHere(ino);
+  return ino;
+}
+
+/** After the last reclaim step of `ino` is durable: forgets its in-memory state (a no-op for undefined). */
+export function reclaimedInTx(v: Vol, ino: number | undefined): void {
+  if (ino === undefined) return;
+  v.bumpExtents(ino);
+  v.dirty.delete(ino);
+  v.writeErrors.delete(ino);
 }
 
 /** At mount: finishes every interrupted trim and reclaims every orphan (nothing is open yet). */

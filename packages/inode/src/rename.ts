@@ -11,6 +11,7 @@ import { LINK_MAX, ROOT_INO } from './format.js';
 import { checkCred, checkIno, checkName, isDir, isDotName, lookupDir } from './namei.js';
 import { checkAccess, checkSticky, MAY_EXEC, MAY_WRITE } from './perms.js';
 import type { DirentRec, InodeRec } from './records.js';
+import { reclaimedInTx, reclaimInTx } from './reclaim.js';
 import type { FsTx } from './tx.js';
 import type { Cred, RenameFlags } from './types.js';
 
@@ -43,7 +44,7 @@ export async function rename(v: Vol, cred: Cred, oldDir: number, oldName: string
   const noReplace = flags.noReplace === true;
   const exchange = flags.exchange === true;
   if (noReplace && exchange) throw cairnError('CAIRN_ERR_FS_INVALID', 'RENAME_NOREPLACE with RENAME_EXCHANGE');
-  await v.tx((t) => {
+  const gone = await v.tx((t): number | undefined => {
     const od = lookupDir(t, cred, oldDir);
     const nd = oldDir === newDir ? od : lookupDir(t, cred, newDir);
     checkName(oldName);
@@ -64,7 +65,7 @@ export async function rename(v: Vol, cred: Cred, oldDir: number, oldName: string
     if (ne !== undefined && nIsDir && isAncestorOrSelf(t, ne.ino, oldDir)) {
       throw cairnError(exchange ? 'CAIRN_ERR_FS_INVALID' : 'CAIRN_ERR_FS_NOT_EMPTY', `${newName} is an ancestor of ${oldName}`);
     }
-    if (ne !== undefined && ne.ino === oe.ino) return; // the same inode: nothing to do
+    if (ne !== undefined && ne.ino === oe.ino) return undefined; // the same inode: nothing to do
     // may_delete of the source, then may_create or may_delete of the target.
     checkAccess(cred, od, MAY_WRITE | MAY_EXEC, `rename from inode ${oldDir}`);
     checkSticky(cred, od, orec, oldName);
@@ -85,24 +86,37 @@ export async function rename(v: Vol, cred: Cred, oldDir: number, oldName: string
     }
     if (!exchange && nIsDir && t.hasEntries(ne!.ino)) throw cairnError('CAIRN_ERR_FS_NOT_EMPTY', newName);
     const src: Side = { dir: oldDir, dirRec: od, name: oldName, e: oe, rec: orec };
-    if (exchange) doExchange(t, src, { dir: newDir, dirRec: nd, name: newName, e: ne!, rec: nrec! });
-    else doRename(t, src, newDir, nd, newName, ne, nrec);
+    if (exchange) {
+      doExchange(t, src, { dir: newDir, dirRec: nd, name: newName, e: ne!, rec: nrec! });
+      return undefined;
+    }
+    const replaced = doRename(t, src, newDir, nd, newName, ne, nrec);
+    // A file renamed over loses its last link: reclaimed in this same commit when nobody has it open.
+    return replaced === undefined ? undefined : reclaimInTx(v, t, replaced.ino, replaced.after);
   });
+  reclaimedInTx(v, gone);
 }
 
-/** Moves src to newDir/newName, replacing the target entry if there is one. */
-function doRename(t: FsTx, src: Side, newDir: number, nd: InodeRec, newName: string, ne: DirentRec | undefined, nrec: InodeRec | undefined): void {
+/**
+ * Moves src to newDir/newName, replacing the target entry if there is one.
+ * Returns the replaced file (not a directory) and its record now.
+ */
+function doRename(
+  t: FsTx, src: Side, newDir: number, nd: InodeRec, newName: string, ne: DirentRec | undefined, nrec: InodeRec | undefined,
+): { ino: number; after: InodeRec } | undefined {
   const now = t.now;
   const same = src.dir === newDir;
   const oIsDir = isDir(src.rec);
   let od = src.dirRec;
   let ndRec = same ? od : nd;
+  let replaced: { ino: number; after: InodeRec } | undefined;
   if (ne !== undefined && nrec !== undefined) {
     const victimDir = isDir(nrec);
     ndRec = t.removeEntry(newDir, ndRec, newName, ne);
     if (victimDir) ndRec = { ...ndRec, nlink: ndRec.nlink - 1 };
     const gone = t.dropLink(ne.ino, nrec, victimDir);
     t.journalInode(victimDir ? 'rmdir' : 'unlink', ne.ino, victimDir ? undefined : gone, { parent: newDir, name: newName });
+    if (!victimDir) replaced = { ino: ne.ino, after: gone };
     if (same) od = ndRec;
   }
   if (same) {
@@ -119,6 +133,7 @@ function doRename(t: FsTx, src: Side, newDir: number, nd: InodeRec, newName: str
   }
   const moved = t.putInode(src.e.ino, { ...src.rec, ctime: now, ...(oIsDir ? { parent: newDir } : {}) });
   t.journalInode('rename', src.e.ino, moved, { parent: src.dir, name: src.name, newParent: newDir, newName });
+  return replaced;
 }
 
 /** RENAME_EXCHANGE: the two entries swap inodes (each keeps its cookie). */

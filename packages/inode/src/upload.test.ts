@@ -118,6 +118,38 @@ describe('commitUpload', () => {
     await expectConsistent(fs);
   });
 
+  it('replacing a file that nobody has open reclaims it in the same commit (one durable commit, not two)', async () => {
+    t = await makeFs();
+    const fs = t.fs;
+    const old = (await fs.create(root, 1, 'f', 0o644)).attr.ino;
+    await fs.write(root, old, 0, Buffer.from('old contents'));
+    await fs.flushFile(old);
+    await fs.setxattr(root, old, 'user.a', Buffer.from('1'));
+    const up = await upload(fs, Buffer.from('new'));
+    const seq0 = fs.stats().headhunter.commitSeq;
+    const a = await fs.commitUpload(root, 1, 'f', up);
+    expect(fs.stats().headhunter.commitSeq - seq0).toBe(1);
+    expect(await errnoOf(fs.resolveHandle(old))).toBe('ESTALE');
+    // Renamed over, the same.
+    const b = (await fs.create(root, 1, 'g', 0o644)).attr.ino;
+    await fs.write(root, b, 0, Buffer.from('g contents'));
+    await fs.flushFile(b);
+    const seq1 = fs.stats().headhunter.commitSeq;
+    await fs.rename(root, 1, 'g', 1, 'f');
+    expect(fs.stats().headhunter.commitSeq - seq1).toBe(1);
+    expect(await errnoOf(fs.resolveHandle(a.ino))).toBe('ESTALE');
+    expect((await fs.read(root, b, 0, 100)).toString()).toBe('g contents');
+    await fs.flushFile(b);
+    expect((await fs.statfs()).liveBytes).toBe(10);
+    await expectConsistent(fs);
+    // And it stays so across a crash.
+    const again = await t.crash();
+    expect((await again.lookup(root, 1, 'f')).ino).toBe(b);
+    expect(await errnoOf(again.resolveHandle(old))).toBe('ESTALE');
+    expect(await errnoOf(again.resolveHandle(a.ino))).toBe('ESTALE');
+    await expectConsistent(again);
+  });
+
   it('an open file that is replaced stays readable until released (like rename over it)', async () => {
     t = await makeFs();
     const fs = t.fs;

@@ -30,7 +30,7 @@ import { MAX_FILE_SIZE, PERM_MASK, S_IFREG, TREES, XATTR_LIST_MAX, XATTR_NAME_MA
 import { checkCred, checkIno, checkName, isDir, isDotName, lookupDir, wellFormed } from './namei.js';
 import { checkAccess, checkSticky, isRoot, MAY_EXEC, MAY_WRITE } from './perms.js';
 import { FsReader } from './reader.js';
-import { segmentDeletable } from './reclaim.js';
+import { reclaimedInTx, reclaimInTx, segmentDeletable } from './reclaim.js';
 import { deadSegCodec, extentCodec, extentKey, nonceKey, xattrCodec, xattrKey, type InodeRec } from './records.js';
 import { attrOf } from './stat.js';
 import type { FsTx } from './tx.js';
@@ -351,7 +351,8 @@ export async function commitUpload(v: Vol, cred: Cred, parent: number, name: str
     const stored = extents.reduce((n, e) => n + e.length, 0);
     if (stored !== up.size) throw cairnError('CAIRN_ERR_FS_IO', `upload ${up.ino}: ${stored} of ${up.size} bytes were stored`);
     v.checkOpen();
-    const rec = await v.tx((t) => commitTx(t, v, u, cred, parent, name, up, extents, xattrs, { mode: mode & ~umask, etag: o.etag, noReplace: o.noReplace === true }));
+    const { rec, replaced } = await v.tx((t) => commitTx(t, v, u, cred, parent, name, up, extents, xattrs, { mode: mode & ~umask, etag: o.etag, noReplace: o.noReplace === true }));
+    reclaimedInTx(v, replaced);
     up.phase = 'done';
     u.release(up, true);
     return attrOf(v, up.ino, rec);
@@ -389,8 +390,9 @@ async function commitSmall(
     v.checkOpen();
     const loc = data.length > 0 ? await v.writer.write(BigInt(ino), data, { fileOffset: 0 }) : { pieces: [] };
     if (data.length > 0) v.settledContent.add(ino);
-    const rec = await v.intents.commitPlaced(v, ino, loc.pieces, data, data.length > 0 ? 1 : 0,
+    const { rec, replaced } = await v.intents.commitPlaced(v, ino, loc.pieces, data, data.length > 0 ? 1 : 0,
       (t) => commitTx(t, v, u, cred, parent, name, up, [], xattrs, o));
+    reclaimedInTx(v, replaced);
     up.phase = 'done';
     u.release(up, true);
     return attrOf(v, ino, rec);
@@ -404,11 +406,15 @@ async function commitSmall(
   }
 }
 
-/** The transaction of commitUpload (synchronous; may run more than once). */
+/**
+ * The transaction of commitUpload (synchronous; may run more than once).
+ * Returns the new file's record, and the file it replaced when that one was
+ * reclaimed in the same commit (reclaimInTx).
+ */
 function commitTx(
   t: FsTx, v: Vol, u: Uploads, cred: Cred, parent: number, name: string, up: UploadImpl, extents: readonly Piece[],
   xattrs: ReadonlyArray<[string, Buffer]>, o: { mode: number; etag: string | undefined; noReplace: boolean },
-): InodeRec {
+): { rec: InodeRec; replaced: number | undefined } {
   const dirRec = lookupDir(t, cred, parent);
   if (isDotName(name)) throw cairnError(o.noReplace ? 'CAIRN_ERR_FS_EXISTS' : 'CAIRN_ERR_FS_IS_DIR', name);
   const ino = up.ino;
@@ -464,16 +470,18 @@ function commitTx(
     size: up.size, dataVersion, ...(o.etag !== undefined ? { etag: { value: o.etag, dataVersion } } : {}),
   }));
   let d = dirRec;
+  let replaced: number | undefined;
   if (e !== undefined && victim !== undefined) {
     t.replaceEntry(parent, name, e, ino, rec.mode);
     const gone = t.dropLink(e.ino, victim, false);
     t.journalInode('unlink', e.ino, gone, { parent, name });
+    replaced = reclaimInTx(v, t, e.ino, gone);
   } else {
     d = t.addEntry(parent, dirRec, name, ino, rec.mode);
   }
   t.putInode(parent, { ...d, mtime: now, ctime: now });
   t.journalInode('create', ino, rec, { parent, name });
-  return rec;
+  return { rec, replaced };
 }
 
 /** Unmount: closes the uploads' writer (uploads not committed are dropped). */
