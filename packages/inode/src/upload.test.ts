@@ -30,6 +30,14 @@ async function upload(fs: Filesystem, data: Buffer, chunk = 4096): Promise<Uploa
   return up;
 }
 
+/** A file `name` in the root holding `contents`, its segment stored. */
+async function storedFile(fs: Filesystem, name: string, contents: string): Promise<number> {
+  const ino = (await fs.create(root, 1, name, 0o644)).attr.ino;
+  await fs.write(root, ino, 0, Buffer.from(contents));
+  await fs.flushFile(ino);
+  return ino;
+}
+
 async function readAll(fs: Filesystem, ino: number): Promise<Buffer> {
   const size = (await fs.getattr(root, ino)).size;
   return size === 0 ? Buffer.alloc(0) : fs.read(root, ino, 0, size);
@@ -97,9 +105,7 @@ describe('commitUpload', () => {
   it('replaces an existing file (the old inode goes), refuses a directory (EISDIR) and, with noReplace, any entry (EEXIST)', async () => {
     t = await makeFs();
     const fs = t.fs;
-    const old = (await fs.create(root, 1, 'f', 0o644)).attr.ino;
-    await fs.write(root, old, 0, Buffer.from('old contents'));
-    await fs.flushFile(old);
+    const old = await storedFile(fs, 'f', 'old contents');
     await fs.setxattr(root, old, 'user.keep', Buffer.from('no'));
     await fs.mkdir(root, 1, 'd', 0o755);
     const up = await upload(fs, Buffer.from('new'));
@@ -121,9 +127,7 @@ describe('commitUpload', () => {
   it('replacing a file that nobody has open reclaims it in the same commit (one durable commit, not two)', async () => {
     t = await makeFs();
     const fs = t.fs;
-    const old = (await fs.create(root, 1, 'f', 0o644)).attr.ino;
-    await fs.write(root, old, 0, Buffer.from('old contents'));
-    await fs.flushFile(old);
+    const old = await storedFile(fs, 'f', 'old contents');
     await fs.setxattr(root, old, 'user.a', Buffer.from('1'));
     const up = await upload(fs, Buffer.from('new'));
     const seq0 = fs.stats().headhunter.commitSeq;
@@ -131,9 +135,7 @@ describe('commitUpload', () => {
     expect(fs.stats().headhunter.commitSeq - seq0).toBe(1);
     expect(await errnoOf(fs.resolveHandle(old))).toBe('ESTALE');
     // Renamed over, the same.
-    const b = (await fs.create(root, 1, 'g', 0o644)).attr.ino;
-    await fs.write(root, b, 0, Buffer.from('g contents'));
-    await fs.flushFile(b);
+    const b = await storedFile(fs, 'g', 'g contents');
     const seq1 = fs.stats().headhunter.commitSeq;
     await fs.rename(root, 1, 'g', 1, 'f');
     expect(fs.stats().headhunter.commitSeq - seq1).toBe(1);

@@ -1,23 +1,15 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isCairnError } from '@cairn/errors';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeFileHeader } from './codec.js';
 import { FILE_HEADER_SIZE, RECORD_HEADER_SIZE } from './format.js';
 import { openReplayLog, type ReplayLog } from './index.js';
 import { openLog } from './log.js';
 import { logFileName, parseLogFileName } from './names.js';
-import { InstrumentedIo, logFiles, tempDir } from './testing.js';
+import { InstrumentedIo, logFiles, tempDirs } from './testing.js';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function dir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirs();
 
 async function lsns(log: ReplayLog, after = 0n): Promise<bigint[]> {
   const out: bigint[] = [];

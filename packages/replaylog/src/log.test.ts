@@ -1,21 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isCairnError } from '@cairn/errors';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FILE_HEADER_SIZE, RECORD_HEADER_SIZE } from './format.js';
 import { openReplayLog, type ReplayLog, type ReplayRecord } from './index.js';
 import { openLog } from './log.js';
-import { InstrumentedIo, logFiles, tempDir } from './testing.js';
+import { InstrumentedIo, logFiles, tempDirs } from './testing.js';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function dir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirs();
 
 async function all(log: ReplayLog, after = 0n): Promise<ReplayRecord[]> {
   const out: ReplayRecord[] = [];

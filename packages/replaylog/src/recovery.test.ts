@@ -3,24 +3,16 @@ import { mkdirSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSy
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { isCairnError } from '@cairn/errors';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeFileHeader } from './codec.js';
 import { FH_CRC, FH_FIRST_LSN, FH_VERSION, FILE_HEADER_SIZE, RECORD_HEADER_SIZE, RH_CRC, RH_CRC_START, RH_VERSION } from './format.js';
 import { openReplayLog, type ReplayLog, type ReplayLogOptions } from './index.js';
 import { logFileName } from './names.js';
-import { logFiles, tempDir } from './testing.js';
+import { logFiles, tempDirs } from './testing.js';
 
 type TornInfo = Parameters<NonNullable<ReplayLogOptions['onTorn']>>[0];
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function dir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirs();
 
 async function payloadsOf(log: ReplayLog, after = 0n): Promise<string[]> {
   const out: string[] = [];

@@ -5,6 +5,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { nodeIo, type LogFile, type LogIo } from './io.js';
 
 export type IoOp = 'open' | 'read' | 'writev' | 'datasync' | 'sync' | 'truncate' | 'rename' | 'unlink' | 'syncDir' | 'list' | 'mkdirs';
@@ -140,6 +141,22 @@ export class InstrumentedIo implements LogIo {
 export function tempDir(prefix = 'cairn-replaylog-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Call at a test file's top level: returns a function that makes a fresh
+ * temporary directory, removed after the test that made it.
+ */
+export function tempDirs(): () => string {
+  const cleanups: Array<() => void> = [];
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
+  return () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    return t.dir;
+  };
 }
 
 /** The log file names in `dir`, sorted. */

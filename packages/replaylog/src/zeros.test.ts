@@ -5,21 +5,13 @@
 
 import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FILE_HEADER_SIZE, RECORD_HEADER_SIZE } from './format.js';
 import { openReplayLog, type ReplayLog, type ReplayLogOptions } from './index.js';
 import { openLog } from './log.js';
-import { InstrumentedIo, logFiles, tempDir } from './testing.js';
+import { InstrumentedIo, logFiles, tempDirs } from './testing.js';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function dir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirs();
 
 const CHUNK = 64 * 1024;
 const REC = RECORD_HEADER_SIZE + 100;
@@ -51,6 +43,26 @@ async function appendSome(log: ReplayLog, n: number, first = 0): Promise<string[
 /** Waits until the log has written at least `bytes` of zeros ahead (they go in the background). */
 async function settle(log: ReplayLog, bytes = CHUNK): Promise<void> {
   for (let i = 0; i < 400 && log.stats().zeroBytesWritten < bytes; i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** A closed log of `n` records with zeros after them: its directory, file, payloads and where the records end. */
+async function closedWithZeros(n: number): Promise<{ d: string; path: string; want: string[]; end: number }> {
+  const d = dir();
+  const { log } = await open(d);
+  const want = await appendSome(log, n);
+  await settle(log);
+  await log.close();
+  const path = join(d, logFiles(d)[0]!);
+  expect(statSync(path).size).toBeGreaterThan(FILE_HEADER_SIZE + n * REC + REC);
+  return { d, path, want, end: FILE_HEADER_SIZE + n * REC };
+}
+
+/** Reopens `d`, checks it holds `want`, closes it; returns the torn reports. */
+async function reopenHolds(d: string, want: string[]): Promise<string[]> {
+  const again = await open(d);
+  expect(await payloads(again.log)).toEqual(want);
+  await again.log.close();
+  return again.torn;
 }
 
 describe('zeros ahead of the records', () => {
@@ -121,58 +133,32 @@ describe('zeros ahead of the records', () => {
   });
 
   it('a torn record in front of the zeros is dropped, and the file truncated there', async () => {
-    const d = dir();
-    const { log } = await open(d);
-    const want = await appendSome(log, 4);
-    await settle(log);
-    await log.close();
-    const path = join(d, logFiles(d)[0]!);
-    const end = FILE_HEADER_SIZE + 4 * REC;
+    const { d, path, want, end } = await closedWithZeros(4);
     const bytes = readFileSync(path);
-    expect(bytes.length).toBeGreaterThan(end + REC);
     // Half a record reached the disk before the crash: a header and part of its payload.
     bytes.fill(0x5a, end, end + RECORD_HEADER_SIZE + 40);
     writeFileSync(path, bytes);
-    const again = await open(d);
-    expect(again.torn.length).toBe(1);
-    expect(again.torn[0]).toMatch(new RegExp(`^${end}: `));
+    const torn = await reopenHolds(d, want);
+    expect(torn.length).toBe(1);
+    expect(torn[0]).toMatch(new RegExp(`^${end}: `));
     expect(statSync(path).size).toBe(end);
-    expect(await payloads(again.log)).toEqual(want);
-    await again.log.close();
   });
 
   it('a single stray byte far into the zeros is a torn tail too (nothing acknowledged is lost)', async () => {
-    const d = dir();
-    const { log } = await open(d);
-    const want = await appendSome(log, 3);
-    await settle(log);
-    await log.close();
-    const path = join(d, logFiles(d)[0]!);
+    const { d, path, want, end } = await closedWithZeros(3);
     const bytes = readFileSync(path);
     bytes[bytes.length - 1] = 1;
     writeFileSync(path, bytes);
-    const again = await open(d);
-    expect(again.torn.length).toBe(1);
-    expect(statSync(path).size).toBe(FILE_HEADER_SIZE + 3 * REC);
-    expect(await payloads(again.log)).toEqual(want);
-    await again.log.close();
+    expect((await reopenHolds(d, want)).length).toBe(1);
+    expect(statSync(path).size).toBe(end);
   });
 
   it('a crash anywhere in the zeros loses nothing', async () => {
-    const d = dir();
-    const { log } = await open(d);
-    const want = await appendSome(log, 6);
-    await settle(log);
-    await log.close();
-    const path = join(d, logFiles(d)[0]!);
-    const end = FILE_HEADER_SIZE + 6 * REC;
+    const { d, path, want, end } = await closedWithZeros(6);
     const size = statSync(path).size;
     for (const cut of [size - 1, end + 1, end + 19, end + 20, end]) {
       truncateSync(path, cut);
-      const again = await open(d);
-      expect(again.torn).toEqual([]);
-      expect(await payloads(again.log)).toEqual(want);
-      await again.log.close();
+      expect(await reopenHolds(d, want)).toEqual([]);
     }
   });
 
@@ -198,10 +184,7 @@ describe('zeros ahead of the records', () => {
     expect(log.stats().zeroBytesWritten).toBeGreaterThan(4096);
     expect(await payloads(log)).toEqual(want);
     await log.close();
-    const again = await open(d);
-    expect(again.torn).toEqual([]);
-    expect(await payloads(again.log)).toEqual(want);
-    await again.log.close();
+    expect(await reopenHolds(d, want)).toEqual([]);
   });
 
   it('a failed zero write costs only the speed-up', async () => {
@@ -219,10 +202,7 @@ describe('zeros ahead of the records', () => {
     io.hook = undefined;
     expect(await payloads(log)).toEqual(want);
     await log.close();
-    const again = await open(d);
-    expect(again.torn).toEqual([]);
-    expect(await payloads(again.log)).toEqual(want);
-    await again.log.close();
+    expect(await reopenHolds(d, want)).toEqual([]);
   });
 
   it('is off by default without fsync, and on by default with it', async () => {
