@@ -2,6 +2,7 @@
 // object's header, streaming a byte range out of an object file, and walking a
 // put body chunk by chunk.
 
+import { close as fdClose, fdatasync, fstat, fsync, open as fdOpen, read as fdRead, writev as fdWritev } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { cairnError, isCairnError, type CairnError } from '@cairn/errors';
@@ -41,6 +42,74 @@ export function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/** What reading an object file needs: met by a FileHandle and by an Fd. */
+export interface ReadableFile {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A file descriptor used through the callback API. Short operations (a small
+ * get, head, put, a directory fsync) open, use and close a file in a few calls;
+ * a FileHandle per open (an object with a close-on-GC finalizer, a promise API
+ * on top) costs about a third more CPU per call than a plain descriptor, which
+ * shows as soon as many small operations run at once. The owner must close it
+ * exactly once, on every path (there is no close-on-GC safety net): streams
+ * that a caller may drop keep using FileHandles.
+ */
+export class Fd implements ReadableFile {
+  private constructor(readonly fd: number) {}
+
+  static open(path: string, flags: string, mode?: number): Promise<Fd> {
+    return new Promise((resolve, reject) => {
+      fdOpen(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(new Fd(fd))));
+    });
+  }
+
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
+    return new Promise((resolve, reject) => {
+      fdRead(this.fd, buffer, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead })));
+    });
+  }
+
+  /** Writes the buffers at `position`; resolves with the bytes written (may be short). */
+  writev(buffers: readonly Buffer[], position: number): Promise<{ bytesWritten: number }> {
+    return new Promise((resolve, reject) => {
+      fdWritev(this.fd, buffers, position, (err, bytesWritten) => (err ? reject(err) : resolve({ bytesWritten })));
+    });
+  }
+
+  /** write(2) of one buffer, as writev of one. */
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
+    return this.writev([offset === 0 && length === buffer.length ? buffer : buffer.subarray(offset, offset + length)], position);
+  }
+
+  stat(): Promise<{ size: number }> {
+    return new Promise((resolve, reject) => {
+      fstat(this.fd, (err, st) => (err ? reject(err) : resolve(st)));
+    });
+  }
+
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      fsync(this.fd, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  datasync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      fdatasync(this.fd, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      fdClose(this.fd, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+}
+
 /**
  * Makes a directory's entries durable (after a create, rename, link or unlink in
  * it). Resolves once the fsync did; the handle closes after that, in the
@@ -48,7 +117,7 @@ export function errnoCode(err: unknown): string | undefined {
  * matters, and a put need not wait for it).
  */
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+  const fh = await Fd.open(dir, 'r');
   try {
     await fh.sync();
   } finally {
@@ -69,7 +138,7 @@ export interface ObjectPrefix {
  * first read asks for `probeBytes`; when it comes back short the file ended there,
  * which settles the length without an fstat.
  */
-export async function readObjectPrefix(fh: FileHandle, name: string, where: string, probeBytes = HEADER_PROBE_BYTES): Promise<ObjectPrefix> {
+export async function readObjectPrefix(fh: ReadableFile, name: string, where: string, probeBytes = HEADER_PROBE_BYTES): Promise<ObjectPrefix> {
   const probe = Buffer.allocUnsafe(probeBytes);
   const { bytesRead } = await fh.read(probe, 0, probe.length, 0);
   let buf = probe.subarray(0, bytesRead);
@@ -91,14 +160,17 @@ export async function readObjectPrefix(fh: FileHandle, name: string, where: stri
 }
 
 /** readObjectPrefix without the bytes. */
-export async function readHeader(fh: FileHandle, name: string, where: string): Promise<ObjectHeader> {
+export async function readHeader(fh: ReadableFile, name: string, where: string): Promise<ObjectHeader> {
   return (await readObjectPrefix(fh, name, where)).header;
 }
 
-/** Opens an object file for reading; a missing file (or path) is CAIRN_ERR_OBJ_NOT_FOUND. */
-export async function openObjectFile(path: string, where: string): Promise<FileHandle> {
+/**
+ * Opens an object file for reading; a missing file (or path) is CAIRN_ERR_OBJ_NOT_FOUND.
+ * Gives a plain descriptor (Fd) for reads that close it themselves.
+ */
+export async function openObjectFile(path: string, where: string): Promise<Fd> {
   try {
-    return await open(path, 'r');
+    return await Fd.open(path, 'r');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw cairnError('CAIRN_ERR_OBJ_NOT_FOUND', where, { cause: err });
     throw fsError(err, where);
@@ -107,7 +179,13 @@ export async function openObjectFile(path: string, where: string): Promise<FileH
 
 /** Opens an object file and reads its header; the caller owns the handle. */
 export async function openObject(path: string, name: string, where: string): Promise<{ fh: FileHandle; header: ObjectHeader }> {
-  const fh = await openObjectFile(path, where);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw cairnError('CAIRN_ERR_OBJ_NOT_FOUND', where, { cause: err });
+    throw fsError(err, where);
+  }
   try {
     return { fh, header: await readHeader(fh, name, where) };
   } catch (err) {
@@ -120,7 +198,7 @@ export async function openObject(path: string, name: string, where: string): Pro
  * Reads `length` body bytes from file position `start` into `out` (from 0), after
  * the `have` bytes already there. A file that ends early is CAIRN_ERR_OBJ_CORRUPT.
  */
-export async function readFully(fh: FileHandle, out: Buffer, have: number, start: number, where: string): Promise<void> {
+export async function readFully(fh: ReadableFile, out: Buffer, have: number, start: number, where: string): Promise<void> {
   let done = have;
   while (done < out.length) {
     const { bytesRead } = await fh.read(out, done, out.length - done, start + done);
@@ -143,7 +221,8 @@ const READ_CHUNK = 1024 * 1024;
  * whole-object read) the bytes are verified (CRC-32, or MD5 for version-1
  * objects) and a mismatch fails the stream with CAIRN_ERR_OBJ_CORRUPT instead
  * of ending it. One read runs ahead: the next chunk is being read while the
- * current one is verified (see BodyCheck) and consumed.
+ * current one is verified (see BodyCheck) and consumed; the read is issued
+ * before the verification starts, so the two overlap.
  */
 export class FileRangeStream extends Readable {
   /** File position of the next read to issue, and body bytes not yet read. */
@@ -152,6 +231,8 @@ export class FileRangeStream extends Readable {
   /** Body bytes not yet pushed. */
   private remaining: number;
   private ahead: Promise<Buffer> | undefined;
+  /** Set when the check asked the reader to wait: the read after the next one waits for it. */
+  private checkBehind: Promise<void> | undefined;
   private finishing = false;
 
   constructor(
@@ -192,9 +273,13 @@ export class FileRangeStream extends Readable {
     p.then(
       (chunk) => {
         if (this.destroyed) return;
-        // The next read starts now, or once the check caught up (it copies, so memory stays bounded).
-        const behind = this.check?.update(chunk);
-        if (this.unread > 0) this.ahead = behind === undefined ? this.readNext() : this.readAfter(behind);
+        // The next read starts before this chunk is verified, so that the check (CRC-32 on
+        // this thread) overlaps the read instead of adding to it. A check that asks to wait
+        // (an MD5 on a worker that fell behind; it copies, so memory stays bounded) holds
+        // back the read after that.
+        const wait = this.checkBehind;
+        if (this.unread > 0) this.ahead = wait === undefined ? this.readNext() : this.readAfter(wait);
+        this.checkBehind = this.check?.update(chunk);
         this.remaining -= chunk.length;
         this.onBytes(chunk.length);
         this.push(chunk);

@@ -11,6 +11,7 @@
 import { cairnError } from '@cairn/errors';
 import type { ObjectInfo, OpenSegment } from '../types.js';
 import { ObjectWriter, publish } from './fs-write.js';
+import { SLAB_BYTES, giveSlab, takeSlab } from './slab.js';
 
 /** What a segment needs from its store. */
 export interface SegmentHost {
@@ -27,8 +28,13 @@ export interface SegmentHost {
 
 type State = 'open' | 'closing' | 'closed' | 'aborted' | 'failed';
 
-/** Appends are staged (copied) into batches of this many bytes. */
-const STAGE_BYTES = 1024 * 1024;
+/**
+ * Appends are staged (copied) into batches of this many bytes: slabs from the
+ * pool (slab.ts), each handed back once its batch reached the file, so that a
+ * long run of segments does not fault in and garbage-collect fresh memory for
+ * every megabyte.
+ */
+const STAGE_BYTES = SLAB_BYTES;
 /** Appends at least this large are written through without a copy. */
 const WRITE_THROUGH_BYTES = 256 * 1024;
 
@@ -83,7 +89,7 @@ export class FsSegment implements OpenSegment {
     let at = 0;
     let sealed = false;
     while (at < buf.length) {
-      this.stage ??= Buffer.allocUnsafe(STAGE_BYTES);
+      this.stage ??= takeSlab();
       const n = buf.copy(this.stage, this.staged, at);
       this.staged += n;
       at += n;
@@ -98,11 +104,12 @@ export class FsSegment implements OpenSegment {
   /** Queues the staged bytes (a copy owned by the segment) for writing. */
   private sealStage(): void {
     if (this.stage === undefined || this.staged === 0) return;
-    const batch = this.stage.subarray(0, this.staged);
+    const slab = this.stage;
+    const batch = slab.subarray(0, this.staged);
     this.stage = undefined;
     this.staged = 0;
     this.last = this.enqueue(async (w) => {
-      await w.write(batch); // resolves once the previous batch reached the file
+      await w.write(batch, () => giveSlab(slab)); // resolves once the previous batch reached the file
       this.bytesSent += batch.length;
     });
   }

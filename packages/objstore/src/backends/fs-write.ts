@@ -5,12 +5,12 @@
 // removes.
 
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { cairnError } from '@cairn/errors';
 import { BodyHasher } from './body-hash.js';
 import { OBJECT_VERSION, encodeHeader, encodedHeaderLength, type ObjectHeader } from './fs-format.js';
-import { errnoCode, fsError, fsyncDir } from './fs-io.js';
+import { Fd, errnoCode, fsError, fsyncDir } from './fs-io.js';
 
 /** File mode of object and temp files, and of directories (owner only). */
 export const FILE_MODE = 0o600;
@@ -57,6 +57,8 @@ export class ObjectWriter {
   private pos: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Called once the pending chunks reached the file (see write()). */
+  private pendingWritten: Array<() => void> = [];
   /** The batch being written, if any (its failure surfaces at the next write, flush or finish). */
   private inFlight: Promise<void> | undefined;
   private closed = false;
@@ -73,7 +75,7 @@ export class ObjectWriter {
 
   private constructor(
     readonly tempPath: string,
-    private readonly fh: FileHandle,
+    private readonly fh: Fd,
     private readonly name: string,
     private readonly meta: Readonly<Record<string, string>>,
     private readonly headerBytes: number,
@@ -92,7 +94,7 @@ export class ObjectWriter {
     for (let attempt = 0; ; attempt++) {
       const path = join(tempDir, tempName());
       try {
-        const fh = await open(path, 'wx', FILE_MODE);
+        const fh = await Fd.open(path, 'wx', FILE_MODE);
         return new ObjectWriter(path, fh, name, m, headerBytes, fsync);
       } catch (err) {
         const code = errnoCode(err);
@@ -105,16 +107,21 @@ export class ObjectWriter {
 
   /**
    * Accepts body bytes (kept by reference until written: the caller must not
-   * change them); small chunks are batched. Resolves at once unless a full batch
+   * change them before `onWritten` is called, once they reached the file; it is
+   * not called when the write fails or the writer is discarded); small chunks are batched. Resolves at once unless a full batch
    * must wait for the previous one to reach the file, or the hashing thread is
    * several batches behind.
    */
-  async write(chunk: Buffer): Promise<void> {
-    if (chunk.length === 0) return;
+  async write(chunk: Buffer, onWritten?: () => void): Promise<void> {
+    if (chunk.length === 0) {
+      onWritten?.();
+      return;
+    }
     const hashing = this.hasher.update(chunk);
     this.size += chunk.length;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    if (onWritten !== undefined) this.pendingWritten.push(onWritten);
     if (this.pendingBytes >= WRITE_BATCH) await this.startFlush();
     if (hashing !== undefined) await hashing;
   }
@@ -142,14 +149,21 @@ export class ObjectWriter {
     if (this.pendingBytes === 0) return;
     const chunks = this.pending;
     const n = this.pendingBytes;
+    const written = this.takeWritten();
     this.pending = [];
     this.pendingBytes = 0;
-    const p = this.writeAt(chunks, n);
+    const p = this.writeAt(chunks, n, written);
     p.catch(() => undefined); // observed by settle()
     this.inFlight = p;
   }
 
-  private async writeAt(chunks: Buffer[], n: number): Promise<void> {
+  private takeWritten(): Array<() => void> {
+    const w = this.pendingWritten;
+    this.pendingWritten = [];
+    return w;
+  }
+
+  private async writeAt(chunks: Buffer[], n: number, written: ReadonlyArray<() => void> = []): Promise<void> {
     let done = 0;
     while (done < n) {
       const r = chunks.length === 1 && done === 0
@@ -160,6 +174,7 @@ export class ObjectWriter {
       this.pos += r.bytesWritten;
     }
     this.written += n;
+    for (const f of written) f();
     if (this.written - this.syncedAt >= EARLY_SYNC_BYTES) this.startEarlySync();
   }
 
@@ -199,10 +214,11 @@ export class ObjectWriter {
       // Nothing on disk yet (a small body): header and body in one write.
       const chunks = [header, ...this.pending];
       const n = header.length + this.pendingBytes;
+      const written = this.takeWritten();
       this.pending = [];
       this.pendingBytes = 0;
       this.pos = 0;
-      await this.writeAt(chunks, n);
+      await this.writeAt(chunks, n, written);
       this.written -= header.length;
     } else {
       await this.fh.write(header, 0, header.length, 0);

@@ -12,6 +12,7 @@ import type { ObjectStore } from '../types.js';
 import { createFsStore } from './fs.js';
 import { STORE_MARKER_FILE, TEMP_DIR } from './fs-format.js';
 import { objectPath } from './fs-path.js';
+import { slabPoolForTests } from './slab.js';
 
 describeConformance('fs', async () => {
   const root = await mkdtemp(join(tmpdir(), 'cairn-fs-conf-'));
@@ -334,6 +335,31 @@ describe('fs backend', () => {
     const info = await s.close();
     expect([info.size, info.etag]).toEqual([all.length, createHash('md5').update(all).digest('hex')]);
     expect((await c.getBuffer('reuse')).equals(all)).toBe(true);
+    await store.close();
+  });
+
+  it('segments stage appends in pooled slabs, each handed back once its bytes reached the file', async () => {
+    const root = await fresh();
+    const store = createFsStore({ root, fsync: false });
+    const c = store.container('box');
+    slabPoolForTests.clear();
+    const write = async (name: string, seed: number): Promise<Buffer> => {
+      const s = c.openSegment(name);
+      const parts = Array.from({ length: 80 }, (_, i) => Buffer.alloc(64 * 1024, (seed + i) & 0xff));
+      for (const p of parts) await s.append(p);
+      await s.close();
+      return Buffer.concat(parts);
+    };
+    const a = await write('a', 1);
+    // 5 MiB went through at most a few slabs at a time; those are back in the pool.
+    const pooled = slabPoolForTests.size();
+    expect(pooled).toBeGreaterThan(0);
+    expect(pooled).toBeLessThanOrEqual(4);
+    const b = await write('b', 100);
+    expect(slabPoolForTests.size()).toBeLessThanOrEqual(pooled + 1); // reused, not allocated anew
+    expect((await c.getBuffer('a')).equals(a)).toBe(true);
+    expect((await c.getBuffer('b')).equals(b)).toBe(true);
+    slabPoolForTests.clear();
     await store.close();
   });
 

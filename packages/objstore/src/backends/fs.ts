@@ -25,7 +25,7 @@ import type {
 } from '../types.js';
 import { BodyCheck, STORE_MARKER_FILE, TEMP_DIR, checkStoreMarker, encodeStoreMarker } from './fs-format.js';
 import {
-  FileRangeStream, bodyChunks, errnoCode, fsError, fsyncDir, openObject, openObjectFile, readFully, readHeader, readObjectPrefix, verifyBody,
+  Fd, FileRangeStream, bodyChunks, errnoCode, fsError, fsyncDir, openObject, openObjectFile, readFully, readHeader, readObjectPrefix, verifyBody,
 } from './fs-io.js';
 import { TrieWalker, listPage, type WalkProbe } from './fs-list.js';
 import { MAX_ROOT_BYTES, nameKey, objectPath } from './fs-path.js';
@@ -303,9 +303,12 @@ class FsContainer extends ContainerBase {
     const what = this.what(name);
     return this.store.request(what, async () => {
       checkAborted(options.signal, what);
-      const { fh, header } = await openObject(objectPath(this.dir, name), name, what);
-      await fh.close();
-      return infoOf(name, header);
+      const fd = await openObjectFile(objectPath(this.dir, name), what);
+      try {
+        return infoOf(name, await readHeader(fd, name, what));
+      } finally {
+        await fd.close().catch(() => undefined);
+      }
     });
   }
 
@@ -361,7 +364,7 @@ class FsContainer extends ContainerBase {
   private async listEntry(path: string, name: string) {
     let fh;
     try {
-      fh = await open(path, 'r');
+      fh = await Fd.open(path, 'r');
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return undefined; // deleted since the directory was read
       throw err;

@@ -60,15 +60,27 @@ export class UploadBody {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.copier.release();
     this.md5Hex = this.md5.digest().then((d) => d.md5.toString('hex'));
     this.md5Hex.catch(() => undefined); // observed by md5hex()
     this.wakeAll();
   }
 
+  /**
+   * The upload succeeded and nothing will be sent again: drops the kept bytes
+   * and hands the slabs of pushed copies back to the pool (see slab.ts).
+   */
+  finished(): void {
+    this.dropped += this.chunks.length;
+    this.chunks.length = 0;
+    this.retained = 0;
+    this.replayable = false;
+    this.copier.recycle();
+  }
+
   /** Makes every current and future attempt fail with err (source failed, upload aborted). */
   fail(err: Error): void {
     this.failure ??= err;
+    this.copier.release();
     this.md5.discard();
     this.wakeAll();
   }

@@ -84,6 +84,7 @@ export class S3Segment implements OpenSegment {
     return this.upload.then(
       (info) => {
         this.state = 'closed';
+        this.body.finished();
         return info;
       },
       (err: unknown) => {

@@ -11,6 +11,7 @@ import { isCairnError } from '@cairn/errors';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../types.js';
 import { createS3Store, type S3StoreOptions } from './s3.js';
+import { slabPoolForTests } from './slab.js';
 import { resolveS3Options } from './s3-options.js';
 
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
@@ -373,6 +374,33 @@ describe('s3 streamed uploads', () => {
     const got = fake.seen[0]!.body;
     expect(got.length).toBe(count * chunk);
     for (let i = 0; i < count; i++) expect(got[i * chunk]).toBe(i % 256);
+  });
+
+  it('a segment that closed hands its slabs to the next one, whose bytes arrive intact; an aborted one does not', async () => {
+    const { fake, store } = await setup((req, res, n) => req.on('end', () => ok(res, undefined, { etag: `"${md5(fake!.seen[n - 1]!.body)}"` })), {}, true);
+    slabPoolForTests.clear();
+    const first = Buffer.concat(parts);
+    const a = store.container('bkt').openSegment('a');
+    for (const p of parts) await a.append(p);
+    expect(slabPoolForTests.size()).toBe(0);
+    expect((await a.close()).etag).toBe(md5(first));
+    const recycled = slabPoolForTests.size();
+    expect(recycled).toBeGreaterThan(0);
+
+    const second = Buffer.alloc(70_000, 9);
+    const b = store.container('bkt').openSegment('b');
+    await b.append(second);
+    expect(slabPoolForTests.size()).toBe(recycled - 1); // refilled, not newly allocated
+    expect((await b.close()).etag).toBe(md5(second));
+    expect(fake.seen[0]!.body.equals(first)).toBe(true);
+    expect(fake.seen[1]!.body.equals(second)).toBe(true);
+
+    slabPoolForTests.clear();
+    const d = store.container('bkt').openSegment('d');
+    await d.append(Buffer.alloc(10_000, 1));
+    await d.abort();
+    expect(slabPoolForTests.size()).toBe(0);
+    slabPoolForTests.clear();
   });
 
   it('abort cuts the upload before its last chunk: the server never sees a complete body', async () => {

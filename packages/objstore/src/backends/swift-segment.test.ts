@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ObjectStore, OpenSegment } from '../types.js';
 import { FakeSwift } from './swift-fake.js';
 import type { SwiftStoreOptions } from './swift-options.js';
+import { slabPoolForTests } from './slab.js';
 import { createSwiftStore } from './swift.js';
 
 let fake: FakeSwift;
@@ -29,6 +30,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  slabPoolForTests.clear();
   await fake.stop();
   await store?.close();
 });
@@ -55,6 +57,30 @@ function puts(): number[] {
 }
 
 describe('swift OpenSegment', () => {
+  it('a segment that closed hands its slabs to the next one, whose bytes arrive intact; an aborted one does not', async () => {
+    const c = open().container('segs');
+    slabPoolForTests.clear();
+    const a = c.openSegment('a');
+    const first = await appendAll(a, [bytes(1, 300_000), bytes(2, 300_000)]);
+    expect(slabPoolForTests.size()).toBe(0);
+    expect((await a.close()).etag).toBe(md5(first));
+    const recycled = slabPoolForTests.size();
+    expect(recycled).toBeGreaterThan(0);
+
+    const b = c.openSegment('b');
+    const second = await appendAll(b, [bytes(3, 100_000), bytes(4, 50_000)]);
+    expect(slabPoolForTests.size()).toBe(recycled - 1); // refilled, not newly allocated
+    expect((await b.close()).etag).toBe(md5(second));
+    expect(fake.object('segs', 'a')!.data.equals(first)).toBe(true);
+    expect(fake.object('segs', 'b')!.data.equals(second)).toBe(true);
+
+    slabPoolForTests.clear();
+    const d = c.openSegment('d');
+    await d.append(bytes(5, 10_000));
+    await d.abort();
+    expect(slabPoolForTests.size()).toBe(0);
+  });
+
   it('streams bytes to Swift as they are appended, before close', async () => {
     const c = open().container('segs');
     // This server answers the PUT itself, so that it sees the body bytes as they come.

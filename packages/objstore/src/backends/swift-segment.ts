@@ -20,7 +20,8 @@
 //     Idempotent; a no-op after close() succeeded. Once close() has sent the
 //     final chunk, Swift may commit the object even if abort() follows.
 //   - Memory: the kept chunks (at most maxSize bytes) are released when close()
-//     succeeds or abort() is called.
+//     succeeds or abort() is called (after a success their slabs go back to the
+//     pool for the next segment; see slab.ts).
 
 import { cairnError, type CairnError } from '@cairn/errors';
 import type { ObjectInfo, OpenSegment } from '../types.js';
@@ -151,8 +152,9 @@ export class SwiftSegment implements OpenSegment {
     const p = this.run().then(
       (info) => {
         this.state = 'closed';
+        // The upload is over: no attempt reads the kept bytes any more, so their slabs can be refilled.
         this.chunks.length = 0;
-        this.copier.release();
+        this.copier.recycle();
         this.wake();
         return info;
       },
@@ -274,3 +276,4 @@ export class SwiftSegment implements OpenSegment {
     }
   }
 }
+
