@@ -8,6 +8,11 @@
 //   big-get     the same objects read back, MiB/s
 //   list        a full listing of a container of 100,000 objects (pages of 10,000, JSON), seconds
 //
+// Big rows also give this process's CPU time per MiB moved (process.cpuUsage,
+// every thread: the HTTP client on both sides, and on Cairn's side the whole
+// server with its hashing threads): Cairn's minus raw's is what Cairn spends per
+// MiB, CPU that Swift on the same cores does not get.
+//
 // Goals (docs/object-api.md "Measured"): small PUTs >= 10x raw Swift (uploads
 // share segments and group-commit), big PUT/GET >= 0.85x raw.
 //
@@ -74,6 +79,8 @@ interface Row {
   /** Ratios of adjacent slices or transfers. */
   readonly pairs: number[];
   readonly median: number;
+  /** Big rows: this process's CPU milliseconds per MiB moved, per side (median over the transfers). */
+  readonly cpuMsPerMiB?: Record<SideName, number>;
 }
 
 function median(xs: readonly number[]): number {
@@ -132,9 +139,10 @@ async function smallRows(sides: Record<SideName, Side>, rows: Row[]): Promise<vo
   }
 }
 
-/** One big transfer with `clients` objects at once; MiB/s over all of them. */
-async function bigTransfer(s: Side, clients: number, method: 'PUT' | 'GET'): Promise<number> {
+/** One big transfer with `clients` objects at once; MiB/s over all of them, and this process's CPU ms per MiB. */
+async function bigTransfer(s: Side, clients: number, method: 'PUT' | 'GET'): Promise<{ mibps: number; cpu: number }> {
   const size = clients === 1 ? BIG1 : BIG32;
+  const cpu0 = process.cpuUsage();
   const t = performance.now();
   await Promise.all(Array.from({ length: clients }, async (_, c) => {
     const name = `big-${clients}-${c}`;
@@ -145,7 +153,9 @@ async function bigTransfer(s: Side, clients: number, method: 'PUT' | 'GET'): Pro
       if (got !== size) throw new Error(`${s.name} big GET returned ${got} bytes`);
     }
   }));
-  return (clients * size) / MiB / ((performance.now() - t) / 1000);
+  const mib = (clients * size) / MiB;
+  const used = process.cpuUsage(cpu0);
+  return { mibps: mib / ((performance.now() - t) / 1000), cpu: (used.user + used.system) / 1000 / mib };
 }
 
 async function bigRows(sides: Record<SideName, Side>, rows: Row[], notes: string[]): Promise<void> {
@@ -154,11 +164,16 @@ async function bigRows(sides: Record<SideName, Side>, rows: Row[], notes: string
     const size = clients === 1 ? BIG1 : BIG32;
     for (const method of ['PUT', 'GET'] as const) {
       const got: Record<SideName, number[]> = { raw: [], cairn: [] };
+      const cpu: Record<SideName, number[]> = { raw: [], cairn: [] };
       const pairs: number[] = [];
       try {
         for (let r = 0; r < rounds; r++) {
           const order: SideName[] = r % 2 === 0 ? ['raw', 'cairn'] : ['cairn', 'raw'];
-          for (const n of order) got[n].push(await bigTransfer(sides[n], clients, method));
+          for (const n of order) {
+            const x = await bigTransfer(sides[n], clients, method);
+            got[n].push(x.mibps);
+            cpu[n].push(x.cpu);
+          }
           pairs.push(got.cairn[r]! / got.raw[r]!);
         }
       } catch (err) {
@@ -170,7 +185,10 @@ async function bigRows(sides: Record<SideName, Side>, rows: Row[], notes: string
       }
       const raw = median(got.raw);
       const cairn = median(got.cairn);
-      rows.push({ case: `${method.toLowerCase()} ${size / MiB} MiB`, clients, unit: 'MiB/s', raw, cairn, ratio: cairn / raw, pairs, median: median(pairs) });
+      rows.push({
+        case: `${method.toLowerCase()} ${size / MiB} MiB`, clients, unit: 'MiB/s', raw, cairn, ratio: cairn / raw, pairs, median: median(pairs),
+        cpuMsPerMiB: { raw: median(cpu.raw), cairn: median(cpu.cairn) },
+      });
       report(rows[rows.length - 1]!);
     }
     for (const s of Object.values(sides)) {
@@ -253,7 +271,8 @@ async function listRows(sides: Record<SideName, Side>, fs: Filesystem, rows: Row
 }
 
 function report(r: Row): void {
-  process.stdout.write(`${r.case} x${r.clients}: raw ${fmt(r.raw, 2)} ${r.unit}, cairn ${fmt(r.cairn, 2)} ${r.unit}, ratio ${fmt(r.ratio, 2)} (pairs ${r.pairs.map((p) => fmt(p, 2)).join(' ')})\n`);
+  const cpu = r.cpuMsPerMiB ? `, CPU ms/MiB raw ${fmt(r.cpuMsPerMiB.raw, 2)} cairn ${fmt(r.cpuMsPerMiB.cairn, 2)}` : '';
+  process.stdout.write(`${r.case} x${r.clients}: raw ${fmt(r.raw, 2)} ${r.unit}, cairn ${fmt(r.cairn, 2)} ${r.unit}, ratio ${fmt(r.ratio, 2)} (pairs ${r.pairs.map((p) => fmt(p, 2)).join(' ')})${cpu}\n`);
 }
 
 async function cairnOver(store: ObjectStore, logDir: string): Promise<{ fs: Filesystem; app: ObjectApiServer; ep: SwiftEndpoint; volume: string }> {
@@ -325,6 +344,9 @@ async function main(): Promise<void> {
     ['l', 'r', 'r', 'r', 'l', 'r', 'r', 'l'],
   )}\n`);
   process.stdout.write('list rows: seconds per full listing; their Cairn/raw is raw time / Cairn time (higher is better, like the others)\n');
+  for (const r of rows) {
+    if (r.cpuMsPerMiB) process.stdout.write(`${r.case} x${r.clients}: this process's CPU ms per MiB: raw side ${fmt(r.cpuMsPerMiB.raw, 2)}, Cairn side ${fmt(r.cpuMsPerMiB.cairn, 2)}\n`);
+  }
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   const rel = writeResult('object-api-throughput', {
     machine: machine(), quick: QUICK, sliceMs: SLICE_MS, rounds: ROUNDS, smallBytes: SMALL, bigBytes: BIG1, big32Bytes: BIG32, listObjects: LIST_N,

@@ -90,7 +90,7 @@ export interface UploadCommit {
  * metadata become visible together in one filesystem operation.
  */
 export interface FsUpload {
-  /** Appends bytes. */
+  /** Appends bytes; they are copied by the time the promise settles (the caller may then reuse `data`). */
   write(data: Uint8Array): Promise<void>;
   /**
    * Makes the file `name` in directory `dir` (replacing a file there) once its

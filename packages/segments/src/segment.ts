@@ -37,6 +37,76 @@ const MAX_BACKOFF_DOUBLINGS = 6;
 /** First chunk allocation; it doubles up to chunkSize as the segment fills. */
 const FIRST_CHUNK_BYTES = 16 * 1024;
 
+/**
+ * Largest piece handed to one OpenSegment append. A backend copies what it is
+ * given (the caller may reuse its buffer once append resolves); the Swift and
+ * S3 backends copy pieces smaller than their 1 MiB slabs into recycled slabs,
+ * but a piece of a whole slab or more into a fresh buffer of its own.
+ */
+export const MAX_APPEND_PIECE = 512 * 1024;
+
+// Full-size chunks are recycled: a segment that settled hands them back and the
+// next segment fills them again. A fresh chunk costs more than the copy into
+// it (the kernel faults in and zeroes its pages, and every new backing store
+// is external memory whose growth makes V8 collect more often), so a pool
+// writing segment after segment would pay that for every byte it stores. The
+// pool keeps at most CHUNK_POOL_MAX_BYTES and is emptied by a check every
+// CHUNK_POOL_IDLE_MS that finds no chunk was taken since the previous one.
+const CHUNK_POOL_MAX_BYTES = 256 * 1024 * 1024;
+const CHUNK_POOL_IDLE_MS = 5_000;
+const chunkPool = new Map<number, Buffer[]>();
+let chunkPoolBytes = 0;
+let chunkTaken = false;
+let chunkPoolTimer: NodeJS.Timeout | undefined;
+
+function takeChunk(size: number): Buffer {
+  const b = chunkPool.get(size)?.pop();
+  if (b === undefined) return Buffer.allocUnsafeSlow(size);
+  chunkPoolBytes -= size;
+  chunkTaken = true;
+  return b;
+}
+
+function giveChunk(b: Buffer): void {
+  if (chunkPoolBytes + b.length > CHUNK_POOL_MAX_BYTES) return;
+  let list = chunkPool.get(b.length);
+  if (list === undefined) {
+    list = [];
+    chunkPool.set(b.length, list);
+  }
+  list.push(b);
+  chunkPoolBytes += b.length;
+  if (chunkPoolTimer === undefined) {
+    chunkTaken = false;
+    chunkPoolTimer = setInterval(checkChunkPoolIdle, CHUNK_POOL_IDLE_MS);
+    chunkPoolTimer.unref();
+  }
+}
+
+function checkChunkPoolIdle(): void {
+  if (chunkTaken) {
+    chunkTaken = false;
+    return;
+  }
+  chunkPool.clear();
+  chunkPoolBytes = 0;
+  clearInterval(chunkPoolTimer);
+  chunkPoolTimer = undefined;
+}
+
+/** For tests: the chunk pool's size in bytes, whether it holds a buffer, and emptying it. */
+export const chunkPoolForTests = {
+  bytes: (): number => chunkPoolBytes,
+  holds: (b: Buffer): boolean => [...chunkPool.values()].some((l) => l.some((c) => c.buffer === b.buffer)),
+  clear: (): void => {
+    chunkPool.clear();
+    chunkPoolBytes = 0;
+    clearInterval(chunkPoolTimer);
+    chunkPoolTimer = undefined;
+  },
+  checkIdle: checkChunkPoolIdle,
+};
+
 export class PendingSegment {
   state: 'open' | 'closing' | 'done' | 'failed' = 'open';
   reason: CloseReason | undefined;
@@ -110,10 +180,10 @@ export class PendingSegment {
       let chunk = this.chunks[i];
       const take = Math.min(n - done, need - at);
       if (!chunk) {
-        chunk = Buffer.allocUnsafeSlow(i === 0 ? Math.min(need, Math.max(FIRST_CHUNK_BYTES, take)) : need);
+        chunk = this.alloc(i === 0 ? Math.min(need, Math.max(FIRST_CHUNK_BYTES, take)) : need);
         this.chunks[i] = chunk;
       } else if (chunk.length < at + take) {
-        const grown = Buffer.allocUnsafeSlow(Math.min(need, Math.max(chunk.length * 2, at + take)));
+        const grown = this.alloc(Math.min(need, Math.max(chunk.length * 2, at + take)));
         chunk.copy(grown, 0, 0, at);
         chunk = grown;
         this.chunks[i] = grown;
@@ -207,10 +277,20 @@ export class PendingSegment {
     await this.upload.abort().catch(() => {});
   }
 
-  /** Drops the bytes held in memory. */
+  /**
+   * Drops the bytes held in memory. Call only once nothing reads them any more
+   * (store() settled: no append is in flight); full-size chunks go back to the
+   * pool for other segments to overwrite.
+   */
   dropMemory(): void {
+    for (const c of this.chunks) if (c.length === this.s.chunkSize) giveChunk(c);
     this.chunks = [];
     this.trailer = undefined;
+  }
+
+  /** A chunk buffer: full-size ones from the pool. */
+  private alloc(size: number): Buffer {
+    return size === this.s.chunkSize ? takeChunk(size) : Buffer.allocUnsafeSlow(size);
   }
 
   markDone(): void {
@@ -234,7 +314,10 @@ export class PendingSegment {
 
   /** The object's bytes in order: data chunks, then the summary. */
   private *parts(): Generator<Buffer> {
-    for (let i = 0; i < this.chunks.length; i++) yield this.dataOf(i);
+    for (let i = 0; i < this.chunks.length; i++) {
+      const data = this.dataOf(i);
+      for (let at = 0; at < data.length; at += MAX_APPEND_PIECE) yield data.subarray(at, Math.min(data.length, at + MAX_APPEND_PIECE));
+    }
     if (this.trailer) yield this.trailer;
   }
 
@@ -246,7 +329,8 @@ export class PendingSegment {
 
   private queueChunk(i: number): void {
     this.queued = i + 1;
-    this.queue(this.dataOf(i));
+    const data = this.dataOf(i);
+    for (let at = 0; at < data.length; at += MAX_APPEND_PIECE) this.queue(data.subarray(at, Math.min(data.length, at + MAX_APPEND_PIECE)));
   }
 
   private queue(buf: Buffer): void {

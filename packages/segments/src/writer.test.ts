@@ -6,6 +6,7 @@ import { createMemoryStore, type ObjectStore, type OpenSegment, type OpenSegment
 import { segmentName } from './names.js';
 import { readSegmentSummary } from './summary.js';
 import type { DurableSegment, SegmentWriterOptions } from './types.js';
+import { chunkPoolForTests, MAX_APPEND_PIECE } from './segment.js';
 import { createSegmentWriter } from './writer.js';
 import { wrapStore } from './testing/store.js';
 
@@ -351,6 +352,56 @@ describe('segment writer', () => {
     expect(w.stats().segmentsClosed.budget).toBeGreaterThanOrEqual(1);
     await w.close();
     expect(durable.reduce((n, d) => n + d.size, 0)).toBe(1600);
+  });
+
+  it('under memory pressure closes the largest open segment first, not the least recently used', async () => {
+    // maxFlushSize 4000: writes of 1000 bytes or more stream into a segment of their own.
+    const { w, durable } = setup({ maxFlushSize: 4000, maxBufferedBytes: 1800, appendChunkSize: 256 });
+    await w.write(2n, randomBytes(400)); // a shared segment: smaller, least recently used
+    await w.write(1n, randomBytes(1200)); // a segment of its own: larger, most recently used
+    await w.write(3n, randomBytes(400)); // needs 400 with 1600 of 1800 held: one segment must close
+    expect(w.stats().segmentsClosed.budget).toBe(1);
+    await w.flush(1n);
+    const closedByBudget = durable.filter((d) => d.reason === 'budget');
+    expect(closedByBudget.map((d) => d.writes.map((x) => x.fileKey))).toEqual([[1n]]);
+    await w.close();
+    expect(durable.reduce((n, d) => n + d.size, 0)).toBe(2000);
+  });
+
+  it('hands the backend pieces below a 1 MiB slab and reuses the chunk buffers of settled segments', async () => {
+    chunkPoolForTests.clear();
+    const MiB = 1024 * 1024;
+    const appends: number[] = [];
+    const store = wrapStore(createMemoryStore(), 'recording', (c) => ({
+      openSegment: (n: string, o?: OpenSegmentOptions) => {
+        const seg = c.openSegment(n, o);
+        return new Proxy(seg, {
+          get(t, p) {
+            if (p === 'append') return (chunk: Uint8Array) => { appends.push(chunk.length); return t.append(chunk); };
+            const v = Reflect.get(t, p, t) as unknown;
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+          },
+        });
+      },
+    }));
+    const { w, durable } = setup({ maxFlushSize: 8 * MiB, writeSummary: false }, store);
+    const a = randomBytes(3 * MiB);
+    await w.write(1n, a, { fileOffset: 0 });
+    await w.flush(1n);
+    expect(Math.max(...appends)).toBeLessThanOrEqual(MAX_APPEND_PIECE);
+    expect(MAX_APPEND_PIECE).toBeLessThan(MiB);
+    expect(chunkPoolForTests.bytes()).toBe(3 * MiB); // the settled segment's full chunks
+    const b = randomBytes(3 * MiB);
+    await w.write(2n, b, { fileOffset: 0 });
+    expect(chunkPoolForTests.bytes()).toBe(0); // the next segment filled them again
+    await w.flush(2n);
+    const [d1, d2] = durable;
+    expect((await object(store, d1!.segment.container, d1!.segment.name)).equals(a)).toBe(true);
+    expect((await object(store, d2!.segment.container, d2!.segment.name)).equals(b)).toBe(true);
+    await w.close();
+    chunkPoolForTests.checkIdle();
+    chunkPoolForTests.checkIdle();
+    expect(chunkPoolForTests.bytes()).toBe(0); // an idle pool is dropped
   });
 
   it('a failed segment rejects every flush waiting on it, never reaches onDurable, and is reported once later', async () => {

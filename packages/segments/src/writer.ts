@@ -301,12 +301,19 @@ class Writer extends EventEmitter implements SegmentWriter {
     return { location: { pieces }, sent: Promise.all(sent) };
   }
 
-  /** Takes n bytes of the memory budget; under pressure closes open segments so that enough will be freed. */
+  /**
+   * Takes n bytes of the memory budget; under pressure closes open segments so
+   * that enough will be freed, the largest first: it frees the most per PUT,
+   * and the smaller ones keep growing. Many streams sharing a budget then
+   * close segments of staggered sizes (about twice budget / streams on
+   * average) instead of all of them a sliver each, so that their bytes travel
+   * in fewer, larger PUTs.
+   */
   private async reserve(n: number): Promise<void> {
     if (this.budget.tryAcquire(n)) return;
     let freeing = this.budget.available;
     for (const s of this.live.values()) if (s.state !== 'open') freeing += s.length;
-    for (const s of [...this.open.values()]) {
+    for (const s of [...this.open.values()].sort((a, b) => b.length - a.length)) {
       if (freeing >= n) break;
       freeing += s.length;
       this.closeSegment(s, 'budget');
