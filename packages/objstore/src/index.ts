@@ -16,3 +16,4 @@ export {
 } from './backends/chaos.js';
 export { createRetryingStore, type RetryingStoreOptions } from './backends/chaos-retry.js';
 export { createSwiftStore, type SwiftStoreOptions, type SwiftRetryPolicy } from './backends/swift.js';
+export { BufferPool } from './buffer-pool.js';

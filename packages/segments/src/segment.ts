@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cairnError, isCairnError, isRetryable } from '@cairn/errors';
-import type { ObjectInfo, ObjectStore, OpenSegment } from '@cairn/objstore';
+import { BufferPool, type ObjectInfo, type ObjectStore, type OpenSegment } from '@cairn/objstore';
 import type { Logger } from 'pino';
 import { encodeSummary } from './summary.js';
 import type { CloseReason, FileKey, SegmentRef, SegmentWrite } from './types.js';
@@ -45,66 +45,17 @@ const FIRST_CHUNK_BYTES = 16 * 1024;
  */
 export const MAX_APPEND_PIECE = 512 * 1024;
 
-// Full-size chunks are recycled: a segment that settled hands them back and the
-// next segment fills them again. A fresh chunk costs more than the copy into
-// it (the kernel faults in and zeroes its pages, and every new backing store
-// is external memory whose growth makes V8 collect more often), so a pool
-// writing segment after segment would pay that for every byte it stores. The
-// pool keeps at most CHUNK_POOL_MAX_BYTES and is emptied by a check every
-// CHUNK_POOL_IDLE_MS that finds no chunk was taken since the previous one.
-const CHUNK_POOL_MAX_BYTES = 256 * 1024 * 1024;
-const CHUNK_POOL_IDLE_MS = 5_000;
-const chunkPool = new Map<number, Buffer[]>();
-let chunkPoolBytes = 0;
-let chunkTaken = false;
-let chunkPoolTimer: NodeJS.Timeout | undefined;
-
-function takeChunk(size: number): Buffer {
-  const b = chunkPool.get(size)?.pop();
-  if (b === undefined) return Buffer.allocUnsafeSlow(size);
-  chunkPoolBytes -= size;
-  chunkTaken = true;
-  return b;
-}
-
-function giveChunk(b: Buffer): void {
-  if (chunkPoolBytes + b.length > CHUNK_POOL_MAX_BYTES) return;
-  let list = chunkPool.get(b.length);
-  if (list === undefined) {
-    list = [];
-    chunkPool.set(b.length, list);
-  }
-  list.push(b);
-  chunkPoolBytes += b.length;
-  if (chunkPoolTimer === undefined) {
-    chunkTaken = false;
-    chunkPoolTimer = setInterval(checkChunkPoolIdle, CHUNK_POOL_IDLE_MS);
-    chunkPoolTimer.unref();
-  }
-}
-
-function checkChunkPoolIdle(): void {
-  if (chunkTaken) {
-    chunkTaken = false;
-    return;
-  }
-  chunkPool.clear();
-  chunkPoolBytes = 0;
-  clearInterval(chunkPoolTimer);
-  chunkPoolTimer = undefined;
-}
+// Full-size chunks are recycled (a BufferPool of at most 256 MiB, emptied after
+// 5 to 10 s without use): a segment that settled hands them back and the next
+// segment fills them again.
+const chunkPool = new BufferPool(256 * 1024 * 1024, 5_000);
 
 /** For tests: the chunk pool's size in bytes, whether it holds a buffer, and emptying it. */
 export const chunkPoolForTests = {
-  bytes: (): number => chunkPoolBytes,
-  holds: (b: Buffer): boolean => [...chunkPool.values()].some((l) => l.some((c) => c.buffer === b.buffer)),
-  clear: (): void => {
-    chunkPool.clear();
-    chunkPoolBytes = 0;
-    clearInterval(chunkPoolTimer);
-    chunkPoolTimer = undefined;
-  },
-  checkIdle: checkChunkPoolIdle,
+  bytes: (): number => chunkPool.size,
+  holds: (b: Buffer): boolean => chunkPool.holds(b),
+  clear: (): void => chunkPool.clear(),
+  checkIdle: (): void => chunkPool.checkIdle(),
 };
 
 export class PendingSegment {
@@ -283,14 +234,14 @@ export class PendingSegment {
    * pool for other segments to overwrite.
    */
   dropMemory(): void {
-    for (const c of this.chunks) if (c.length === this.s.chunkSize) giveChunk(c);
+    for (const c of this.chunks) if (c.length === this.s.chunkSize) chunkPool.give(c);
     this.chunks = [];
     this.trailer = undefined;
   }
 
   /** A chunk buffer: full-size ones from the pool. */
   private alloc(size: number): Buffer {
-    return size === this.s.chunkSize ? takeChunk(size) : Buffer.allocUnsafeSlow(size);
+    return size === this.s.chunkSize ? chunkPool.take(size) : Buffer.allocUnsafeSlow(size);
   }
 
   markDone(): void {

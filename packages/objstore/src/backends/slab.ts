@@ -4,74 +4,37 @@
 // allocating a buffer per chunk keeps the allocation count, and so the garbage
 // collector's work over a segment's retained bytes, small.
 //
-// Slabs are recycled: a segment whose upload succeeded hands its slabs back
-// (recycle()) and the next segment fills them again. A fresh slab costs more
-// than the copy into it: the kernel faults in and zeroes its pages, and every
-// new backing store counts as external memory, whose growth makes V8 run extra
-// scavenges and mark-compacts. A process writing segment after segment would
-// pay that for every byte it uploads; with the pool it pays it once. The pool
-// holds at most POOL_MAX_BYTES and is dropped (left to the garbage collector)
-// by a check every POOL_IDLE_MS that finds no slab was taken since the previous
-// one, so an idle process does not keep the memory (for 5 to 10 s at most).
-// Only segments whose upload is over recycle: no attempt can read those bytes
-// any more (an aborted or failed upload just forgets its slabs).
-// The fs backend's segments stage appends in slabs too, each handed back once
-// its bytes reached the file.
+// Slabs are recycled (a BufferPool of at most 512 MiB, emptied after 5 to 10 s
+// without use): a segment whose upload succeeded hands its slabs back
+// (recycle()) and the next segment fills them again. Only segments whose
+// upload is over recycle: no attempt can read those bytes any more (an aborted
+// or failed upload just forgets its slabs). The fs backend's segments stage
+// appends in slabs too, each handed back once its bytes reached the file.
+
+import { BufferPool } from '../buffer-pool.js';
 
 /** Bytes per slab. */
 export const SLAB_BYTES = 1024 * 1024;
-/** Most bytes the pool keeps for reuse. */
-const POOL_MAX_BYTES = 512 * 1024 * 1024;
-/** Period of the idle check: the pool is emptied when no slab was taken from it in a whole period. */
-const POOL_IDLE_MS = 5_000;
 
-const pool: Buffer[] = [];
-let takenSinceCheck = false;
-let idleTimer: NodeJS.Timeout | undefined;
+const pool = new BufferPool(512 * 1024 * 1024, 5_000);
 
 /** A slab from the pool, or a new one: SLAB_BYTES of unspecified content. */
 export function takeSlab(): Buffer {
-  const s = pool.pop();
-  if (s !== undefined) {
-    takenSinceCheck = true;
-    return s;
-  }
-  return Buffer.allocUnsafeSlow(SLAB_BYTES);
+  return pool.take(SLAB_BYTES);
 }
 
 /** Hands a whole slab (from takeSlab) back for reuse; nothing may read or write it afterwards. */
 export function giveSlab(s: Buffer): void {
-  if (s.length !== SLAB_BYTES || pool.length * SLAB_BYTES >= POOL_MAX_BYTES) return;
-  pool.push(s);
-  if (idleTimer === undefined) {
-    takenSinceCheck = false;
-    idleTimer = setInterval(checkIdle, POOL_IDLE_MS);
-    idleTimer.unref();
-  }
+  if (s.length === SLAB_BYTES) pool.give(s);
 }
 
-function checkIdle(): void {
-  if (takenSinceCheck) {
-    takenSinceCheck = false;
-    return;
-  }
-  pool.length = 0;
-  clearInterval(idleTimer);
-  idleTimer = undefined;
-}
-
-/** For tests: the pool's size, and emptying it. */
+/** For tests: the pool's size in slabs, and emptying it. */
 export const slabPoolForTests = {
-  size: (): number => pool.length,
+  size: (): number => pool.size / SLAB_BYTES,
   /** True when `b` is a view into a slab the pool holds. */
-  holds: (b: Buffer): boolean => pool.some((s) => s.buffer === b.buffer),
-  clear: (): void => {
-    pool.length = 0;
-    clearInterval(idleTimer);
-    idleTimer = undefined;
-  },
-  idleMs: POOL_IDLE_MS,
-  checkIdle,
+  holds: (b: Buffer): boolean => pool.holds(b),
+  clear: (): void => pool.clear(),
+  checkIdle: (): void => pool.checkIdle(),
 };
 
 export class SlabCopier {
