@@ -13,7 +13,7 @@ import { cairnError, isCairnError, toCairnError } from '@cairn/errors';
 import { encodeCheckpoint, type CheckpointRecord, type GarbageEntry, type LayoutEntry, type SnapshotRecord, type TreeRootRecord } from './checkpoint-codec.js';
 import type { Core } from './core.js';
 import { nodeObjectName } from './names.js';
-import { encodeNodeObjectHeader, encodeNode } from './node-codec.js';
+import { encodeNodeObjectHeader, encodeNode, writtenForm } from './node-codec.js';
 import { NodeRef, isRef, type InFlightWrite, type Node, type Ptr } from './node.js';
 import { compact, type CompactResult } from './compact.js';
 import { WRITE_RETRY, withRetry } from './retry.js';
@@ -231,7 +231,7 @@ export class Checkpointer {
         // Known (so that it is reclaimed if this checkpoint fails), but no state references it yet.
         core.objects.set(nonce, { birth: 0, death: 0, stored: 0 });
         // C4. Encode every node; a parent records its children's addresses.
-        const { body, refs } = await encodeObject(nonce, nodes);
+        const { body, refs, recs } = await encodeObject(nonce, nodes);
         nodeBytes = body.length;
         await core.failpoint('checkpoint.before-nodes-put');
         // C5. Write the node object (one PUT).
@@ -251,7 +251,7 @@ export class Checkpointer {
         core.live.add(nonce, liveBytes, liveCount);
         for (const gone of w.droppedDuringWrite) core.freeRef(gone.ref!, death);
         this.detach(nodes);
-        for (const n of nodes) core.loader.remember(n);
+        for (let i = 0; i < nodes.length; i++) core.loader.remember(writtenForm(nodes[i]!, recs[i]!));
       }
     } catch (err) {
       for (const n of nodes) if (n.write === w) n.write = undefined;
@@ -442,7 +442,8 @@ function collect(p: Ptr | null, w: InFlightWrite, out: Node[]): void {
   out.push(p);
 }
 
-async function encodeObject(nonce: bigint, nodes: Node[]): Promise<{ body: Buffer; refs: NodeRef[] }> {
+/** The node object for `nodes`, each node's address in it, and each node's record (its bytes in the body). */
+async function encodeObject(nonce: bigint, nodes: Node[]): Promise<{ body: Buffer; refs: NodeRef[]; recs: Buffer[] }> {
   const header = encodeNodeObjectHeader(nonce, nodes.length);
   const chunks: Buffer[] = [header];
   const refs: NodeRef[] = [];
@@ -458,7 +459,7 @@ async function encodeObject(nonce: bigint, nodes: Node[]): Promise<{ body: Buffe
     chunks.push(rec);
     offset += rec.length;
   }
-  return { body: Buffer.concat(chunks, offset), refs };
+  return { body: Buffer.concat(chunks, offset), refs, recs: chunks.slice(1) };
 }
 
 function treeRecords(trees: Array<[string, TreeState]>): TreeRootRecord[] {

@@ -4,7 +4,7 @@ import { isCairnError } from '@cairn/errors';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointRecord } from './checkpoint-codec.js';
 import { createFailpoints } from './failpoints.js';
 import { checkpointObjectName, nodeObjectName, parseCheckpointObjectName, parseNodeObjectName } from './names.js';
-import { decodeNode, decodeNodeObjectHeader, encodeNode, encodeNodeObjectHeader } from './node-codec.js';
+import { decodeNode, decodeNodeObjectHeader, encodeNode, encodeNodeObjectHeader, writtenForm } from './node-codec.js';
 import { IndexNode, LeafNode, NodeRef, leafBytes } from './node.js';
 import { OP_DEL, OP_PUT, OP_SNAPSHOT_CREATE, decodeCommit, encodeCommit, encodeCommitPacked, type CommitOp } from './payload-codec.js';
 import { defineRecord } from './records.js';
@@ -50,6 +50,32 @@ describe('node records', () => {
     const flipped = Buffer.from(rec);
     flipped[flipped.length - 1] = flipped[flipped.length - 1]! ^ 0x40;
     expect(code(() => decodeNode(flipped, new NodeRef(7n, 100, rec.length)))).toBe('CAIRN_ERR_META_BAD_CHECKSUM');
+  });
+
+  it('a node just written is cached in the form a read of it gives: a packed leaf, an index with packed separators', () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a).toString('hex')), { maxLength: 40 }), fc.array(fc.uint8Array({ maxLength: 14 }), { maxLength: 30 }), (hex, probes) => {
+      const keys = hex.map((h) => Buffer.from(h, 'hex')).sort(Buffer.compare);
+      const vals = keys.map((k, i) => Buffer.from(`v${i}:${k.toString('hex')}`));
+      const leaf = new LeafNode(3, keys, vals, leafBytes(keys, vals));
+      const ref = new NodeRef(7n, 32, 0);
+      const rec = encodeNode(leaf, 7n, 32, () => undefined);
+      leaf.ref = ref;
+      const cached = writtenForm(leaf, rec);
+      expect(cached.kind === 1 && cached.isPacked).toBe(true);
+      if (cached.kind !== 1) return;
+      expect([cached.keys, cached.vals, cached.bytes, cached.ref]).toEqual([keys, vals, leaf.bytes, ref]);
+      // Separators: the keys but the first (an index over kids.length = keys.length children).
+      const seps = keys.slice(1);
+      const index = new IndexNode(3, seps, keys.map((_, i) => new NodeRef(9n, i, 1)), keys.map(() => 1), keys.length, 0);
+      index.ref = ref;
+      const loose = probes.map((p) => index.childFor(p));
+      expect(writtenForm(index, rec)).toBe(index);
+      for (let i = 0; i < probes.length; i++) {
+        const want = seps.filter((s) => Buffer.compare(s, Buffer.from(probes[i]!)) <= 0).length;
+        expect([loose[i], index.childFor(probes[i]!), cached.lowerBound(probes[i]!)]).toEqual([want, want, keys.filter((k) => Buffer.compare(k, Buffer.from(probes[i]!)) < 0).length]);
+      }
+      for (const k of seps) expect(index.childFor(k)).toBe(seps.indexOf(k) + 1);
+    }), { numRuns: 300 });
   });
 
   it('node object headers name their nonce', () => {

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Node } from './node.js';
-import { NodeCache } from './node-cache.js';
+import { NodeCache, type CacheEntry } from './node-cache.js';
 
 const node = (id: number): Node => ({ kind: 1, id } as unknown as Node);
 
@@ -81,5 +81,51 @@ describe('NodeCache', () => {
       }
       expect(c.stats().hits).toBe(hits);
     }), { numRuns: 200 });
+  });
+
+  it('a kept entry finds its node while the node is cached and lets go of it once evicted, deleted or replaced', () => {
+    type Op = { k: 'set'; key: number; size: number } | { k: 'keep'; key: number } | { k: 'hit'; key: number } | { k: 'del'; key: number } | { k: 'drop' };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ k: fc.constant('set' as const), key: fc.nat(12), size: fc.integer({ min: 1, max: 400 }) }),
+      fc.record({ k: fc.constant('keep' as const), key: fc.nat(12) }),
+      fc.record({ k: fc.constant('hit' as const), key: fc.nat(12) }),
+      fc.record({ k: fc.constant('del' as const), key: fc.nat(12) }),
+      fc.constant({ k: 'drop' as const }),
+    );
+    fc.assert(fc.property(fc.integer({ min: 400, max: 2000 }), fc.array(op, { maxLength: 300 }), (max, ops) => {
+      const c = new NodeCache(max);
+      // The node last set per key (a fresh object each time), and entries kept by a caller.
+      const current = new Map<string, Node>();
+      const kept = new Map<string, { entry: CacheEntry; node: Node }>();
+      let id = 0;
+      for (const o of ops) {
+        const key = o.k === 'drop' ? 'k0' : `k${o.key}`;
+        if (o.k === 'set') {
+          const n = node(id++);
+          c.set(key, n, o.size);
+          current.set(key, n);
+        } else if (o.k === 'keep') {
+          const e = c.entry(key);
+          if (e !== undefined) {
+            expect(e.node).toBe(current.get(key));
+            kept.set(key, { entry: e, node: e.node! });
+          }
+        } else if (o.k === 'del') {
+          c.delete(key);
+          current.delete(key);
+        } else if (o.k === 'drop') {
+          c.deletePrefix('k1');
+          for (const k of [...current.keys()]) if (k.startsWith('k1')) current.delete(k);
+        } else {
+          const k = kept.get(key);
+          if (k === undefined) continue;
+          // Still the cached entry for its key: the same node. Gone (evicted, deleted, replaced): nothing, and nothing held.
+          const stillCached = c.has(key) && current.get(key) === k.node && c.get(key) === k.node;
+          expect(c.hit(k.entry)).toBe(stillCached ? k.node : undefined);
+          if (!stillCached) expect(k.entry.node).toBeUndefined();
+        }
+        for (const k of [...current.keys()]) if (!c.has(k)) current.delete(k);
+      }
+    }), { numRuns: 300 });
   });
 });

@@ -38,12 +38,18 @@ export interface NodeCacheStats {
   readonly evictions: number;
 }
 
-interface Entry {
-  readonly node: Node;
+/**
+ * A cached node. A caller may keep the entry (see entry() and hit()) to find
+ * the node again without the keyed lookup; `node` is cleared when the entry
+ * leaves the cache, so a kept entry never holds an evicted node in memory.
+ */
+export interface CacheEntry {
+  node: Node | undefined;
   readonly size: number;
   /** Hit since it was inserted or last given its second chance. */
   used: boolean;
 }
+type Entry = CacheEntry;
 
 /** An LRU map from node keys to decoded nodes, evicting beyond a byte budget. */
 export class NodeCache {
@@ -75,6 +81,26 @@ export class NodeCache {
     return e.node;
   }
 
+  /** Like get(), but returns the entry, for a caller that keeps it to skip this lookup next time (see hit()). */
+  entry(key: string): CacheEntry | undefined {
+    const e = this.map.get(key);
+    if (e === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    e.used = true;
+    return e;
+  }
+
+  /** The node of an entry kept from entry(), marking it recently used; undefined once it has left the cache. */
+  hit(e: CacheEntry): Node | undefined {
+    if (e.node === undefined) return undefined;
+    this.hits++;
+    e.used = true;
+    return e.node;
+  }
+
   has(key: string): boolean {
     return this.map.has(key);
   }
@@ -85,6 +111,7 @@ export class NodeCache {
     if (old !== undefined) {
       this.bytes -= old.size;
       this.map.delete(key);
+      old.node = undefined;
     }
     this.map.set(key, { node, size, used: false });
     this.bytes += size;
@@ -96,6 +123,7 @@ export class NodeCache {
     if (e === undefined) return;
     this.map.delete(key);
     this.bytes -= e.size;
+    e.node = undefined;
   }
 
   /** Drops every node whose key starts with `prefix` (a closed volume). */
@@ -104,6 +132,7 @@ export class NodeCache {
       if (k.startsWith(prefix)) {
         this.map.delete(k);
         this.bytes -= e.size;
+        e.node = undefined;
       }
     }
   }
@@ -133,6 +162,7 @@ export class NodeCache {
       }
       this.map.delete(k);
       this.bytes -= e.size;
+      e.node = undefined;
       this.evictions++;
     }
   }

@@ -104,12 +104,33 @@ export function decodeNode(rec: Buffer, ref: NodeRef): Node {
     const counts = rawCounts.map((c: unknown) => toSafeInt(c, what));
     let total = 0;
     for (const c of counts) total += c;
-    node = new IndexNode(0, seps, kids, counts, total, indexBytes(seps, kids.length));
+    const index = new IndexNode(0, seps, kids, counts, total, indexBytes(seps, kids.length));
+    index.freeze();
+    node = index;
   } else {
     throw cairnError('CAIRN_ERR_META_CORRUPT', `${what}: unknown node kind ${rec[3]}`);
   }
   node.ref = ref;
   return node;
+}
+
+/**
+ * The form a node just written as `rec` is cached in: a leaf becomes a packed
+ * leaf over its own record (the bytes it was written as, so lookups compare
+ * within one buffer and it costs about its stored size, as a leaf read back
+ * would); an index node packs its separators for lookups (IndexNode.freeze).
+ */
+export function writtenForm(node: Node, rec: Buffer): Node {
+  if (node.ref === undefined) return node;
+  if (node.kind === 2) {
+    node.freeze();
+    return node;
+  }
+  const packed = parseLeafBody(rec, NODE_HEADER_BYTES);
+  if (packed === undefined) throw cairnError('CAIRN_ERR_INTERNAL', 'a leaf just encoded does not parse');
+  const leaf = LeafNode.packed(rec, packed.offs, packed.bytes);
+  leaf.ref = node.ref;
+  return leaf;
 }
 
 /**

@@ -16,6 +16,7 @@
 import { cairnError } from '@cairn/errors';
 import { MAX_KEY_BYTES, MIN_FANOUT, MIN_MAX_NODE_BYTES, REF_WEIGHT_BYTES } from './format.js';
 import { compareKeys } from './keys.js';
+import type { CacheEntry } from './node-cache.js';
 
 /** Where a written node lives: a byte range of a node object named by its nonce. */
 export class NodeRef {
@@ -24,6 +25,13 @@ export class NodeRef {
   /** The node cache key last built for this ref (NodeLoader.keyOf), and the volume prefix it was built with. */
   private cacheKey: string | undefined;
   private cachePrefix: string | undefined;
+  /**
+   * The node cache entry this ref was last found in, and the loader that
+   * found it (NodeLoader.peek): a descent follows it instead of hashing the
+   * key again. The entry drops its node when it leaves the cache.
+   */
+  memo: CacheEntry | undefined = undefined;
+  memoOwner: object | undefined = undefined;
 
   constructor(readonly nonce: bigint, readonly offset: number, readonly length: number) {
     this.id = `${nonce}:${offset}`;
@@ -191,6 +199,67 @@ export class IndexNode {
     /** Sum of separator lengths plus REF_WEIGHT_BYTES per kid. */
     public bytes: number,
   ) {}
+
+  /** The separators in one buffer, separator i at [sepOffs[i], sepOffs[i+1]) (see freeze()). */
+  private sepBuf: Buffer | undefined = undefined;
+  private sepOffs: Uint32Array | undefined = undefined;
+
+  /**
+   * Packs the separators into one buffer for lookups (childFor), which then
+   * compare within it instead of following one Buffer per separator. Only for
+   * a clean node — loaded, or written by a checkpoint — which no batch
+   * attempt changes again (a change makes a writable copy).
+   */
+  freeze(): void {
+    const seps = this.seps;
+    const offs = new Uint32Array(seps.length + 1);
+    let n = 0;
+    for (let i = 0; i < seps.length; i++) {
+      offs[i] = n;
+      n += seps[i]!.length;
+    }
+    offs[seps.length] = n;
+    const buf = Buffer.allocUnsafeSlow(n);
+    for (let i = 0; i < seps.length; i++) buf.set(seps[i]!, offs[i]!);
+    this.sepBuf = buf;
+    this.sepOffs = offs;
+  }
+
+  /** The child that holds `key`: the number of separators <= key. */
+  childFor(key: Uint8Array): number {
+    const b = this.sepBuf;
+    if (b === undefined) {
+      const seps = this.seps;
+      let lo = 0;
+      let hi = seps.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareKeys(seps[mid]!, key) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    }
+    const o = this.sepOffs!;
+    let lo = 0;
+    let hi = o.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const s = o[mid]!;
+      const len = o[mid + 1]! - s;
+      const m = len < key.length ? len : key.length;
+      let c = len - key.length;
+      for (let j = 0; j < m; j++) {
+        const d = b[s + j]! - key[j]!;
+        if (d !== 0) {
+          c = d;
+          break;
+        }
+      }
+      if (c <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }
 
 export type Node = LeafNode | IndexNode;

@@ -39,7 +39,16 @@ export class NodeLoader {
 
   /** The node if it is cached (marks it recently used). */
   peek(ref: NodeRef): Node | undefined {
-    return this.cache.get(ref.keyWith(this.prefix));
+    const m = ref.memo;
+    if (m !== undefined && ref.memoOwner === this) {
+      const n = this.cache.hit(m);
+      if (n !== undefined) return n;
+    }
+    const e = this.cache.entry(ref.keyWith(this.prefix));
+    if (e === undefined) return undefined;
+    ref.memo = e;
+    ref.memoOwner = this;
+    return e.node;
   }
 
   load(ref: NodeRef): Promise<Node> {

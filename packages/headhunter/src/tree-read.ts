@@ -54,7 +54,7 @@ function belowLo(key: Uint8Array, lo: Bound | undefined): boolean {
 export function getSync(res: Resolver, root: Ptr | null, key: Uint8Array): Buffer | undefined {
   if (root === null) return undefined;
   let n = res.resolve(root);
-  while (n.kind === 2) n = res.resolve(n.kids[childIndex(n.seps, key)]!);
+  while (n.kind === 2) n = res.resolve(n.kids[n.childFor(key)]!);
   const i = n.lowerBound(key);
   return i < n.size && n.compareAt(i, key) === 0 ? n.valAt(i) : undefined;
 }
