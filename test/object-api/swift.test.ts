@@ -57,6 +57,25 @@ describe.each(['model', 'inode'] as const)('%s volume', (backend: Backend) => {
       expect(r.statusCode).toBe(403);
       expect(r.body).toMatch(/may not access AUTH_test2/);
     });
+    it('every request gets its own transaction id, and another server draws other ids', async () => {
+      const ids = new Set<string>();
+      for (let i = 0; i < 5; i++) {
+        const r = await s.app.inject({ method: 'HEAD', url: '/v1/AUTH_test', headers: h() });
+        const id = String(r.headers['x-trans-id']);
+        expect(id).toMatch(/^tx[0-9a-f]{20,}$/);
+        expect(r.headers['x-openstack-request-id']).toBe(id);
+        ids.add(id);
+      }
+      expect(ids.size).toBe(5);
+      const other = await testServer({ backend });
+      try {
+        const r = await other.app.inject({ method: 'HEAD', url: '/v1/AUTH_test', headers: { 'x-auth-token': await other.token() } });
+        const id = String(r.headers['x-trans-id']);
+        expect(id.slice(0, 14)).not.toBe([...ids][0]!.slice(0, 14));
+      } finally {
+        await other.app.close();
+      }
+    });
     it('tokens expire', async () => {
       let now = Date.now();
       const t = await testServer({ backend, server: { now: () => now, swift: { users: [{ account: 'test', user: 'tester', key: 'testing' }], tokenTtlSeconds: 10 } } });

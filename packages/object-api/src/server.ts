@@ -23,8 +23,15 @@ import { handleSwift, isSwiftPath } from './swift-routes.js';
 
 const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS'] as const;
 
-function requestId(): string {
-  return `tx${randomBytes(10).toString('hex')}`;
+/**
+ * Request ids: "tx", 12 hex digits drawn at random once per server, then a
+ * counter of at least 8 hex digits — unique within a server and across
+ * servers with high probability, without drawing random bytes per request.
+ */
+function requestIds(): () => string {
+  const prefix = `tx${randomBytes(6).toString('hex')}`;
+  let n = 0;
+  return () => `${prefix}${(n++).toString(16).padStart(8, '0')}`;
 }
 
 /** What the object API adds to its fastify instance: run-time changes of who may log in. */
@@ -72,7 +79,7 @@ export async function createObjectApiServer(options: ObjectApiOptions): Promise<
   };
   const app = Fastify({
     loggerInstance: logger,
-    genReqId: requestId,
+    genReqId: requestIds(),
     requestIdLogLabel: 'reqId',
     disableRequestLogging: false,
     // Object names may be long and carry any byte: route everything ourselves.
