@@ -24,61 +24,111 @@ export interface ResumableRead {
   readonly signal?: AbortSignal;
 }
 
-/** Wraps the first response body into a Readable of exactly `length` bytes. */
+/**
+ * Wraps the first response body into a Readable of exactly `length` bytes.
+ * Event-driven (the body's 'data' pushed on, paused while the reader is
+ * full), not an async generator: a generator behind Readable.from costs two
+ * promises per chunk, which showed next to raw GETs.
+ */
 export function resumableBody(first: Readable, r: ResumableRead): Readable {
-  return Readable.from(read(first, r), { objectMode: false, highWaterMark: 64 * 1024 });
-}
-
-async function* read(first: Readable, r: ResumableRead): AsyncGenerator<Buffer> {
-  const { http, length } = r;
-  const counters = http.counters;
+  const counters = r.http.counters;
+  const length = r.length;
   let body = first;
   let skip = r.skip;
   let pos = 0;
   let failures = 0;
-  try {
-    for (;;) {
-      try {
-        for await (const c of body) {
-          let b = c as Buffer;
-          counters.bytesIn += b.length;
-          if (skip > 0) {
-            if (b.length <= skip) {
-              skip -= b.length;
-              continue;
-            }
-            b = b.subarray(skip);
-            skip = 0;
-          }
-          if (pos >= length) {
-            // Bytes past the range (Swift ignored the Range header): stop here, cutting the body.
-            return;
-          }
-          if (pos + b.length > length) b = b.subarray(0, length - pos);
-          if (b.length > 0) {
-            pos += b.length;
-            yield b;
-          }
-          // At the end of the range the loop goes on to see the body end: returning
-          // from inside for-await would destroy it with an AbortError (costly stack).
-        }
-        if (pos >= length) return;
-        throw cairnError('CAIRN_ERR_OBJ_CONNECTION_RESET', `${r.what}: body ended after ${pos} of ${length} bytes`);
-      } catch (err) {
-        body.destroy();
-        const e = swiftTransportError(err, r.what, r.signal?.aborted === true);
-        failures++;
-        if (!e.retryable || failures >= http.options.retry.maxAttempts || r.signal?.aborted) throw e;
-        counters.errors++;
-        await http.backoff(failures, r.what, `${e.message} (resuming at byte ${pos})`, r.signal);
-        const resumed = await resume(r, pos, e);
-        body = resumed.body;
-        skip = resumed.skip;
-      }
+  let finished = false;
+  let resuming = false;
+
+  const out = new Readable({
+    highWaterMark: 64 * 1024,
+    read() {
+      if (!resuming) body.resume();
+    },
+    destroy(err, cb) {
+      finished = true;
+      if (!body.destroyed) body.destroy();
+      cb(err);
+    },
+  });
+
+  const end = (): void => {
+    if (finished) return;
+    finished = true;
+    out.push(null);
+    // Bytes past the range (Swift ignored the Range header): cut the body here.
+    if (!body.destroyed && !body.readableEnded) body.destroy();
+  };
+
+  const fail = (err: unknown): void => {
+    if (finished || resuming) return;
+    body.destroy();
+    const e = swiftTransportError(err, r.what, r.signal?.aborted === true);
+    failures++;
+    if (!e.retryable || failures >= r.http.options.retry.maxAttempts || r.signal?.aborted) {
+      out.destroy(e);
+      return;
     }
-  } finally {
-    if (!body.destroyed) body.destroy();
-  }
+    counters.errors++;
+    resuming = true;
+    (async () => {
+      await r.http.backoff(failures, r.what, `${e.message} (resuming at byte ${pos})`, r.signal);
+      return resume(r, pos, e);
+    })().then((resumed) => {
+      resuming = false;
+      if (finished) {
+        resumed.body.destroy();
+        return;
+      }
+      skip = resumed.skip;
+      attach(resumed.body);
+      // Reads asked for while resuming were not passed on: start the new body (it pauses when the reader is full).
+      resumed.body.resume();
+    }, (err2: unknown) => {
+      resuming = false;
+      out.destroy(err2 as Error);
+    });
+  };
+
+  const attach = (b: Readable): void => {
+    body = b;
+    b.on('data', (c: Buffer) => {
+      if (finished || b !== body) return;
+      counters.bytesIn += c.length;
+      let x = c;
+      if (skip > 0) {
+        if (x.length <= skip) {
+          skip -= x.length;
+          return;
+        }
+        x = x.subarray(skip);
+        skip = 0;
+      }
+      if (pos >= length) {
+        end();
+        return;
+      }
+      if (pos + x.length > length) x = x.subarray(0, length - pos);
+      pos += x.length;
+      // At the end of the range, wait for the body's own end (cutting it would cost an abort).
+      if (!out.push(x)) b.pause();
+    });
+    b.on('end', () => {
+      if (b !== body) return;
+      if (pos >= length) end();
+      else fail(cairnError('CAIRN_ERR_OBJ_CONNECTION_RESET', `${r.what}: body ended after ${pos} of ${length} bytes`));
+    });
+    b.on('error', (err) => {
+      if (b === body) fail(err);
+    });
+    b.on('close', () => {
+      if (b === body && !finished && !b.readableEnded) fail(cairnError('CAIRN_ERR_OBJ_CONNECTION_RESET', `${r.what}: connection closed after ${pos} of ${length} bytes`));
+    });
+    b.pause();
+  };
+
+  attach(first);
+  return out;
 }
 
 async function resume(r: ResumableRead, pos: number, cause: CairnError): Promise<{ body: Readable; skip: number }> {
