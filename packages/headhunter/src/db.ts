@@ -13,7 +13,7 @@ import type { NodeRef } from './node.js';
 import type { Reclaimer } from './reclaim.js';
 import { encodeCommit, withoutSuperseded, type CommitRecord } from './payload-codec.js';
 import type { TreeState } from './state.js';
-import { PinnedResolver, countAsync, getAsync, scanAsync } from './tree-io.js';
+import { NOT_CACHED, PinnedResolver, countAsync, getAsync, getCached, scanAsync } from './tree-io.js';
 import { toBounds, type Entry, type KeyRange } from './tree-read.js';
 import { Missing, WriteCtx } from './tree-write.js';
 import { TxnImpl, checkKey, checkLimit } from './txn.js';
@@ -602,9 +602,22 @@ class Reader implements TreeReader {
     return this.inView ? noop : this.db.core.views.enter(this.db.core.publishedSeq);
   }
 
-  async get(key: Uint8Array): Promise<Buffer | undefined> {
-    checkKey(key);
-    const t = this.source();
+  get(key: Uint8Array): Promise<Buffer | undefined> {
+    let t: TreeState;
+    try {
+      checkKey(key);
+      t = this.source();
+      // Every node on the path cached (the usual case): one synchronous descent.
+      // It reads no object, so nothing can be deleted under it: no view needed.
+      const hit = getCached(this.db.core.loader, t.root, key);
+      if (hit !== NOT_CACHED) return Promise.resolve(hit);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return this.getLoading(t, key);
+  }
+
+  private async getLoading(t: TreeState, key: Uint8Array): Promise<Buffer | undefined> {
     const leave = this.enter();
     try {
       return await getAsync(this.db.core.loader, t.root, key);

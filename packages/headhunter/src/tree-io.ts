@@ -150,6 +150,23 @@ export function getAsync(loader: NodeLoader, root: Ptr | null, key: Uint8Array):
   return withLoads(new PinnedResolver(loader), (res) => getSync(res, root, key));
 }
 
+/** The value under `key` if every node on its path is cached, read in one synchronous descent; NOT_CACHED otherwise. */
+export function getCached(loader: NodeLoader, root: Ptr | null, key: Uint8Array): Buffer | undefined | typeof NOT_CACHED {
+  if (root === null) return undefined;
+  let p: Ptr = root;
+  for (;;) {
+    const n: Node | undefined = isRef(p) ? loader.peek(p) : p;
+    if (n === undefined) return NOT_CACHED;
+    if (n.kind === 1) {
+      const i = n.lowerBound(key);
+      return i < n.size && n.compareAt(i, key) === 0 ? n.valAt(i) : undefined;
+    }
+    p = n.kids[n.childFor(key)]!;
+  }
+}
+
+export const NOT_CACHED: unique symbol = Symbol('not cached');
+
 export function countAsync(loader: NodeLoader, root: Ptr | null, b: Bounds, total: number): Promise<number> {
   if (b.lo === undefined && b.hi === undefined) return Promise.resolve(total);
   return withLoads(new PinnedResolver(loader), (res) => countSync(res, root, b, total));
