@@ -70,6 +70,12 @@ export class Vol {
   readonly atimePending = new Set<number>();
   /** Inodes whose data is being reclaimed now. */
   readonly reclaiming = new Set<number>();
+  /**
+   * Inodes whose last link went while they were open: the release of their
+   * last handle reclaims them. Any other release has nothing to reclaim, and
+   * skips the transaction that would find that out.
+   */
+  readonly openOrphans = new Set<number>();
   /** Woken after every commit that wrote journal entries. */
   readonly journalWaiters = new Set<() => void>();
   /**
@@ -150,7 +156,10 @@ export class Vol {
       return { r, journaled: t.journaled.length, unlinked: t.unlinked };
     });
     if (result.journaled > 0) this.wakeJournal();
-    for (const ino of result.unlinked) if (!this.isOpen(ino)) await this.onUnlinked(ino);
+    for (const ino of result.unlinked) {
+      if (this.isOpen(ino)) this.openOrphans.add(ino);
+      else await this.onUnlinked(ino);
+    }
     return result.r;
   }
 
@@ -197,9 +206,14 @@ export class Vol {
     return this.extentGen.get(ino) ?? 0;
   }
 
-  /** Forgets in-memory write state of an inode with no pending writes. */
-  pruneIfClean(ino: number): boolean {
-    if (this.writing.has(ino) || this.writer.pendingExtents(BigInt(ino)).length > 0) return false;
+  /**
+   * Forgets in-memory write state of an inode with no pending writes (none but
+   * those of segment `committed`, whose commit just wrote them into the record).
+   */
+  pruneIfClean(ino: number, committed?: bigint): boolean {
+    if (this.writing.has(ino)) return false;
+    const pending = this.writer.pendingExtents(BigInt(ino));
+    if (pending.length > 0 && (committed === undefined || pending.some((e) => e.nonce !== committed))) return false;
     this.dirty.delete(ino);
     if (!this.readers.has(ino)) this.extentGen.delete(ino);
     return true;

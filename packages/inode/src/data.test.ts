@@ -64,6 +64,27 @@ describe('read and write', () => {
     expect(a2.dataVersion).toBe(a1.dataVersion);
   });
 
+  it('a file closed before its segment is stored keeps the write\'s mtime, and its write state is dropped once stored', async () => {
+    const c = await fs.create(root, 1, 'closed', 0o644, { open: { write: true } });
+    const a0 = c.attr;
+    await new Promise((r) => setTimeout(r, 5));
+    await fs.write(root, c.attr.ino, 0, Buffer.from('late'), c.fh);
+    const written = (await fs.getattr(root, c.attr.ino)).mtimeNs;
+    expect(written).toBeGreaterThan(a0.mtimeNs);
+    // Closed while its bytes are still pending: nothing is left to reclaim, and the write's times stay.
+    const commits = fs.stats().headhunter.commits;
+    await fs.release(c.fh!);
+    expect(fs.stats().headhunter.commits).toBe(commits);
+    expect(fs.stats().dirtyFiles).toBe(1);
+    await fs.flushFile(c.attr.ino);
+    // The segment's commit wrote the times into the record and forgot them in memory.
+    expect(fs.stats().dirtyFiles).toBe(0);
+    expect((await fs.getattr(root, c.attr.ino)).mtimeNs).toBe(written);
+    await t.remount();
+    fs = t.fs;
+    expect((await fs.getattr(root, c.attr.ino)).mtimeNs).toBe(written);
+  });
+
   it('EISDIR for a directory, EINVAL for special files, EFBIG past the size limit, EBADF for a bad handle', async () => {
     const d = await fs.mkdir(root, 1, 'd', 0o755);
     const p = await fs.mknod(root, 1, 'p', 0o010644);
@@ -238,6 +259,21 @@ describe('open-unlinked files', () => {
     expect(await errnoOf(fs.getattr(root, f))).toBe('ESTALE');
     const s = await fs.statfs();
     expect([s.liveBytes, s.inodes]).toEqual([0, 1]);
+  });
+
+  it('a file opened by number while its unlink commits is reclaimed at its last release', async () => {
+    const f = await file();
+    await fs.write(root, f, 0, Buffer.from('race'));
+    await fs.flushFile(f);
+    // The unlink's commit and an open by inode number race: the open lands before the post-commit reclaim.
+    const unlinking = fs.unlink(root, 1, 'f');
+    const h = await fs.open(root, f, { read: true });
+    await unlinking;
+    expect(text(await fs.read(root, f, 0, 10, h.fh))).toBe('race');
+    expect((await fs.statfs()).liveBytes).toBe(4);
+    await fs.release(h.fh);
+    expect(await errnoOf(fs.getattr(root, f))).toBe('ESTALE');
+    expect((await fs.statfs()).liveBytes).toBe(0);
   });
 
   it('pending writes of a file removed before they are durable are counted dead', async () => {

@@ -453,7 +453,11 @@ export async function commitSegment(v: Vol, seg: DurableSegment, o: { mustBeNew?
       return done;
     });
     v.intents.settle(v, resolved, nonce);
-    for (const ino of applied) v.bumpExtents(ino);
+    for (const ino of applied) {
+      v.bumpExtents(ino);
+      // Its times are in the record now: forget them unless more writes are pending.
+      v.pruneIfClean(ino, nonce);
+    }
     for (const [fk] of group) {
       const ino = Number(fk);
       if (v.settledContent.has(ino) && v.writer.pendingExtents(fk).every((e) => e.nonce === nonce)) v.settledContent.delete(ino);

@@ -45,8 +45,9 @@ export async function open(v: Vol, cred: Cred, ino: number, flags: OpenFlags = {
 /** Closes a handle; the last release of an unlinked inode reclaims it. */
 export async function release(v: Vol, fh: number): Promise<void> {
   const { ino, last } = v.dropHandle(fh);
-  // reclaimInode does nothing unless the inode is an unreferenced orphan.
-  if (last && !v.closed) await reclaimInode(v, ino);
+  // Only an inode unlinked while open is left to reclaim (Vol.openOrphans); an
+  // unlink that commits after this sees it closed and reclaims it itself.
+  if (last && !v.closed && v.openOrphans.delete(ino)) await reclaimInode(v, ino);
 }
 
 export async function create(v: Vol, cred: Cred, dir: number, name: string, mode: number, o: CreateFileOptions = {}): Promise<CreateResult> {

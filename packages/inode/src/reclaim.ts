@@ -58,12 +58,19 @@ export function reclaimStep(t: FsTx, ino: number, isOpen: () => boolean): boolea
 
 /** Reclaims an unlinked inode unless it is open; failures are logged (the orphan record stays for the next mount). */
 export async function reclaimInode(v: Vol, ino: number): Promise<void> {
-  if (v.reclaiming.has(ino) || v.isOpen(ino) || v.closed) return;
+  if (v.isOpen(ino) && !v.closed) {
+    // Opened meanwhile (by inode number): its last release reclaims it.
+    v.openOrphans.add(ino);
+    return;
+  }
+  if (v.reclaiming.has(ino) || v.closed) return;
   v.reclaiming.add(ino);
   try {
     while (!(await v.tx((t) => reclaimStep(t, ino, () => v.isOpen(ino))))) {
       // more chunks
     }
+    // A step that found it open (opened by number meanwhile) left it to the last release.
+    if (v.isOpen(ino) && !v.closed) v.openOrphans.add(ino);
     reclaimedInTx(v, ino);
   } catch (err) {
     v.logger.warn({ err, ino }, 'reclaiming an unlinked inode failed; it stays an orphan until the next mount');
