@@ -253,3 +253,15 @@ export function keyPrefixRange(parts: readonly KeyPart[]): { gte: Buffer; lt: Bu
   lt[gte.length] = 0xff;
   return { gte, lt };
 }
+
+/** Index of the first key > `key` (keys.length if none). */
+export function upperBound(keys: readonly Buffer[], key: Uint8Array): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(keys[mid]!, key) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

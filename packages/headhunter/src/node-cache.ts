@@ -71,14 +71,7 @@ export class NodeCache {
 
   /** The cached node, marking it recently used; undefined on a miss. */
   get(key: string): Node | undefined {
-    const e = this.map.get(key);
-    if (e === undefined) {
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
-    e.used = true;
-    return e.node;
+    return this.entry(key)?.node;
   }
 
   /** Like get(), but returns the entry, for a caller that keeps it to skip this lookup next time (see hit()). */

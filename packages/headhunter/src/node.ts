@@ -15,7 +15,7 @@
 
 import { cairnError } from '@cairn/errors';
 import { MAX_KEY_BYTES, MIN_FANOUT, MIN_MAX_NODE_BYTES, REF_WEIGHT_BYTES } from './format.js';
-import { compareKeys } from './keys.js';
+import { compareKeys, upperBound } from './keys.js';
 import type { CacheEntry } from './node-cache.js';
 
 /** Where a written node lives: a byte range of a node object named by its nonce. */
@@ -228,17 +228,7 @@ export class IndexNode {
   /** The child that holds `key`: the number of separators <= key. */
   childFor(key: Uint8Array): number {
     const b = this.sepBuf;
-    if (b === undefined) {
-      const seps = this.seps;
-      let lo = 0;
-      let hi = seps.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (compareKeys(seps[mid]!, key) <= 0) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    }
+    if (b === undefined) return upperBound(this.seps, key);
     const o = this.sepOffs!;
     let lo = 0;
     let hi = o.length - 1;

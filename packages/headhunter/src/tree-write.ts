@@ -10,7 +10,7 @@
 // the unchanged roots (see db.ts), so a half-applied batch is never visible.
 
 import { cairnError } from '@cairn/errors';
-import { compareKeys } from './keys.js';
+import { upperBound } from './keys.js';
 import { IndexNode, LeafNode, isRef, type Node, type NodeRef, type Ptr, type Shape } from './node.js';
 import { REF_WEIGHT_BYTES } from './format.js';
 
@@ -74,30 +74,6 @@ export class WriteCtx implements Resolver {
     this.drop(n);
     return new IndexNode(this.gen, n.seps.slice(), n.kids.slice(), n.counts.slice(), n.total, n.bytes);
   }
-}
-
-/** Index of the first key >= `key` (keys.length if none). */
-export function lowerBound(keys: readonly Buffer[], key: Uint8Array): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareKeys(keys[mid]!, key) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Index of the first key > `key` (keys.length if none). */
-export function upperBound(keys: readonly Buffer[], key: Uint8Array): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareKeys(keys[mid]!, key) <= 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** The child of an index node that holds `key`: the number of separators <= key. */
