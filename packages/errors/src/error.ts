@@ -12,6 +12,12 @@ export interface CairnErrorOptions {
   cause?: unknown;
   /** Structured details for logs and API bodies (never secrets). */
   details?: Record<string, unknown>;
+  /**
+   * An ordinary outcome rather than a fault (a lookup of a name that is not
+   * there): built without capturing a stack trace, which costs more than the
+   * rest of such a call. Its `stack` is just the name and message.
+   */
+  expected?: boolean;
 }
 
 export class CairnError extends Error {
@@ -34,7 +40,6 @@ export class CairnError extends Error {
     this.s3Code = d.s3;
     this.retryable = d.retryable === true;
     this.details = options.details;
-    Object.defineProperty(this, BRAND, { value: true });
   }
 
   /** A plain object for JSON bodies and logs. */
@@ -42,6 +47,9 @@ export class CairnError extends Error {
     return { code: this.code, errno: this.errno, message: this.message, ...(this.details ? { details: this.details } : {}) };
   }
 }
+
+// The brand isCairnError looks for, on the prototype (one per package copy, same symbol).
+Object.defineProperty(CairnError.prototype, BRAND, { value: true });
 
 function format(template: string, args: readonly unknown[]): string {
   let i = 0;
@@ -62,7 +70,15 @@ export function cairnError(code: CairnErrorCode, ...args: Array<string | number 
     options = last;
     args = args.slice(0, -1);
   }
-  return new CairnError(code, format(ERROR_CODES[code].message, args), options);
+  const message = format(ERROR_CODES[code].message, args);
+  if (options.expected !== true) return new CairnError(code, message, options);
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new CairnError(code, message, options);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** True for any CairnError (also across duplicate package copies); with a code, only that code. */

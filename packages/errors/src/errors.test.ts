@@ -47,6 +47,18 @@ describe('cairnError', () => {
     expect(e.retryable).toBe(true);
     expect(e.toJSON()).toMatchObject({ code: 'CAIRN_ERR_OBJ_UNAVAILABLE', errno: 'EAGAIN', details: { status: 503 } });
   });
+  it('an expected error carries no stack frames and is otherwise the same; others keep their stack', () => {
+    const limit = Error.stackTraceLimit;
+    const quiet = cairnError('CAIRN_ERR_FS_NOT_FOUND', 'x', { expected: true });
+    const loud = cairnError('CAIRN_ERR_FS_NOT_FOUND', 'x');
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(quiet.stack).toBe(`CairnError: ${quiet.message}`);
+    expect(loud.stack).toMatch(/\n\s+at /);
+    expect([isCairnError(quiet, 'CAIRN_ERR_FS_NOT_FOUND'), quiet.errno, quiet.message]).toEqual([true, loud.errno, loud.message]);
+    expect(isCairnError({ code: 'CAIRN_ERR_FS_NOT_FOUND' })).toBe(false);
+    expect(isCairnError(new Error('plain'))).toBe(false);
+  });
+
   it('toCairnError wraps plain errors and passes coded ones through', () => {
     const e = cairnError('CAIRN_ERR_FS_EXISTS', 'x');
     expect(toCairnError(e)).toBe(e);

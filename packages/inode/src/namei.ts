@@ -107,7 +107,7 @@ export async function lookupAsync(r: FsReader, cred: Cred, dir: number, name: st
     return { ino: p, rec: await r.mustInode(p) };
   }
   const e = await r.dirent(dir, name);
-  if (e === undefined) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', name);
+  if (e === undefined) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', name, { expected: true });
   const rec = await r.inode(e.ino);
   if (rec === undefined) throw cairnError('CAIRN_ERR_FS_IO', `entry ${dir}/${name} names missing inode ${e.ino}`);
   return { ino: e.ino, rec };
@@ -130,7 +130,7 @@ export async function lookupLive(v: Vol, cred: Cred, dir: number, name: string):
     return { ino: p, rec: await mustReadInode(v, p) };
   }
   const e = await readDirent(v, dir, name);
-  if (e === undefined) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', name);
+  if (e === undefined) throw cairnError('CAIRN_ERR_FS_NOT_FOUND', name, { expected: true });
   const rec = await readInode(v, e.ino);
   if (rec !== undefined) return { ino: e.ino, rec };
   return FsReader.with(v, (r) => lookupAsync(r, cred, dir, name));
