@@ -39,12 +39,58 @@ describe('PathCache', () => {
     expect([p.get('/d'), p.get('/d/y/z'), p.get('/dd')]).toEqual([undefined, undefined, 5]);
   });
 
+  it('drops what is cached below a directory whose own entry is gone (expired), and only that', () => {
+    const c = clock();
+    const p = new PathCache({ entryTtlMs: 100, attrTtlMs: 0, maxEntries: 10, now: c.now });
+    p.set('/d', 2, 'dir');
+    c.advance(50);
+    p.set('/d/e/f', 4, 'file');
+    p.set('/d/g', 5, 'file');
+    p.set('/other', 6, 'file');
+    c.advance(60);
+    expect(p.get('/d')).toBeUndefined();
+    p.invalidate('/d/g'); // a file's own path: nothing below it
+    expect([p.get('/d/e/f'), p.get('/other')]).toEqual([4, 6]);
+    p.invalidate('/d');
+    expect([p.get('/d/e/f'), p.get('/other'), p.size]).toEqual([undefined, 6, 1]);
+    // Counts stay right through re-sets and evictions.
+    p.set('/d/x', 7, 'file');
+    p.set('/d/x', 8, 'file');
+    p.invalidate('/d/x');
+    p.set('/d/y', 9, 'file');
+    p.invalidate('/d');
+    expect([p.get('/d/y'), p.size]).toEqual([undefined, 1]);
+  });
+
   it('ignores an answer that raced with an invalidation', () => {
     const p = new PathCache({ entryTtlMs: 1000, attrTtlMs: 0, maxEntries: 10 });
     const gen = p.generation;
     p.invalidate('/elsewhere');
     p.set('/a', 7, 'file', gen);
     expect(p.get('/a')).toBeUndefined();
+  });
+
+  it('setUnlessChanged drops an answer only when its path or a directory above it changed meanwhile', () => {
+    const p = new PathCache({ entryTtlMs: 1000, attrTtlMs: 0, maxEntries: 3 });
+    const gen = p.generation;
+    p.invalidate('/d/other'); // a concurrent unlink of another name
+    p.setUnlessChanged('/d/a', 1, 'file', gen);
+    p.invalidate('/d/b');
+    p.setUnlessChanged('/d/b', 2, 'file', gen);
+    p.invalidate('/e');
+    p.setUnlessChanged('/e/f/g', 3, 'file', gen);
+    expect([p.get('/d/a'), p.get('/d/b'), p.get('/e/f/g')]).toEqual([1, undefined, undefined]);
+    // Invalidations too old to be remembered one by one count for every path.
+    const old = p.generation;
+    for (let i = 0; i < 4; i++) p.invalidate(`/x${i}`);
+    p.setUnlessChanged('/y', 4, 'file', old);
+    expect(p.get('/y')).toBeUndefined();
+    const g = p.generation;
+    p.clear();
+    p.setUnlessChanged('/z', 5, 'file', g);
+    expect(p.get('/z')).toBeUndefined();
+    p.setUnlessChanged('/z', 5, 'file', p.generation);
+    expect(p.get('/z')).toBe(5);
   });
 
   it('keeps at most maxEntries, dropping the oldest', () => {
@@ -57,6 +103,20 @@ describe('PathCache', () => {
 });
 
 describe('AttrCache', () => {
+  it('an inode invalidated again and again stays known as changed, also once the oldest invalidations are forgotten', () => {
+    const a = new AttrCache({ entryTtlMs: 0, attrTtlMs: 1000, maxEntries: 2 });
+    a.invalidate(1);
+    a.invalidate(2);
+    const s2 = a.stamp();
+    a.invalidate(1); // again: the directory of every create
+    a.invalidate(3); // forgets the oldest
+    expect([a.changedSince(1, s2), a.changedSince(2, s2), a.changedSince(3, s2)]).toEqual([true, false, true]);
+    a.invalidate(4); // forgets the next
+    expect(a.changedSince(1, s2)).toBe(true);
+    a.set(attr(1), s2);
+    expect(a.get(1)).toBeUndefined();
+  });
+
   it('answers within the attribute timeout and forgets on invalidate', () => {
     const c = clock();
     const a = new AttrCache({ entryTtlMs: 0, attrTtlMs: 50, maxEntries: 10, now: c.now });

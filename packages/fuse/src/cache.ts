@@ -10,7 +10,10 @@
 // this mount invalidates what it touches: unlink/rmdir/rename drop the path
 // and, for directories, everything below it. A generation number, bumped by
 // every invalidation, keeps a lookup that raced with a rename from caching
-// an answer for a path that no longer holds it.
+// an answer for a path that no longer holds it; the generation of each
+// path's last invalidation is kept too, so that an answer is dropped only
+// when its own path or a directory above it changed meanwhile
+// (setUnlessChanged), not for every change anywhere.
 
 import type { Attr, FileType } from './convert.js';
 
@@ -44,6 +47,16 @@ export function splitPath(path: string): [string, string] {
 /** Path → inode number. */
 export class PathCache {
   private readonly map = new Map<string, PathEntry>();
+  /**
+   * Entries held below each directory path (every ancestor of every key), so
+   * that invalidating a path with nothing cached below it (a file's unlink)
+   * does not look at every key.
+   */
+  private readonly below = new Map<string, number>();
+  /** The generation of each path's last invalidation (the newest maxEntries). */
+  private readonly invalidated = new Map<string, number>();
+  /** At least the generation of any invalidation no longer in `invalidated`. */
+  private floor = 0;
   private gen = 0;
   private readonly now: () => number;
 
@@ -64,7 +77,7 @@ export class PathCache {
     const e = this.map.get(path);
     if (!e) return undefined;
     if (e.expires <= this.now()) {
-      this.map.delete(path);
+      this.drop(path);
       return undefined;
     }
     return e.ino;
@@ -73,27 +86,81 @@ export class PathCache {
   /** Remembers `path` → `ino`, unless something was invalidated since `generation` was read. */
   set(path: string, ino: number, type: FileType | undefined, generation = this.gen): void {
     if (generation !== this.gen || this.options.entryTtlMs <= 0 || path === '/') return;
-    this.map.delete(path);
-    this.map.set(path, { ino, type, expires: this.now() + this.options.entryTtlMs });
+    const entry = { ino, type, expires: this.now() + this.options.entryTtlMs };
+    if (this.map.delete(path)) {
+      this.map.set(path, entry);
+      return;
+    }
+    this.map.set(path, entry);
+    this.count(path, 1);
     if (this.map.size > this.options.maxEntries) {
       const oldest = this.map.keys().next();
-      if (!oldest.done) this.map.delete(oldest.value);
+      if (!oldest.done) this.drop(oldest.value);
+    }
+  }
+
+  /**
+   * Remembers `path` → `ino`, unless `path` or a directory above it was
+   * invalidated since `generation` was read: an answer that left before a
+   * change of another name (a concurrent unlink in the same directory) is
+   * still good, where set() would drop it.
+   */
+  setUnlessChanged(path: string, ino: number, type: FileType | undefined, generation: number): void {
+    if (generation < this.gen && this.changedSince(path, generation)) return;
+    this.set(path, ino, type);
+  }
+
+  /** Whether `path` or a directory above it was invalidated after `generation`. */
+  private changedSince(path: string, generation: number): boolean {
+    if (this.floor > generation) return true;
+    for (let p = path; ; ) {
+      if ((this.invalidated.get(p) ?? 0) > generation) return true;
+      if (p === '/') return false;
+      const i = p.lastIndexOf('/');
+      p = i <= 0 ? '/' : p.slice(0, i);
     }
   }
 
   /** Forgets `path` and, unless it is known not to be a directory, every path below it. */
   invalidate(path: string): void {
     this.gen++;
+    this.invalidated.delete(path);
+    this.invalidated.set(path, this.gen);
+    if (this.invalidated.size > this.options.maxEntries) {
+      const oldest = this.invalidated.entries().next();
+      if (!oldest.done) {
+        this.invalidated.delete(oldest.value[0]);
+        this.floor = oldest.value[1];
+      }
+    }
     const e = this.map.get(path);
-    this.map.delete(path);
+    this.drop(path);
     if (e && e.type !== undefined && e.type !== 'dir') return;
+    if (!this.below.has(path)) return;
     const prefix = path === '/' ? '/' : `${path}/`;
-    for (const key of this.map.keys()) if (key.startsWith(prefix)) this.map.delete(key);
+    for (const key of this.map.keys()) if (key.startsWith(prefix)) this.drop(key);
   }
 
   clear(): void {
     this.gen++;
     this.map.clear();
+    this.below.clear();
+    this.invalidated.clear();
+    this.floor = this.gen;
+  }
+
+  private drop(path: string): void {
+    if (this.map.delete(path)) this.count(path, -1);
+  }
+
+  /** Adds `d` to the count of every ancestor directory of `path`. */
+  private count(path: string, d: number): void {
+    for (let i = path.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : path.lastIndexOf('/', i - 1)) {
+      const dir = i === 0 ? '/' : path.slice(0, i);
+      const n = (this.below.get(dir) ?? 0) + d;
+      if (n > 0) this.below.set(dir, n);
+      else this.below.delete(dir);
+    }
   }
 }
 
@@ -154,13 +221,16 @@ export class AttrCache {
 
   invalidate(ino: number): void {
     this.map.delete(ino);
-    this.invalidated.delete(ino);
+    // An inode invalidated again keeps its place in the eviction order (a
+    // directory changed by every create would otherwise churn the map): the
+    // floor an eviction sets can then only be higher, which is safe.
+    const again = this.invalidated.has(ino);
     this.invalidated.set(ino, ++this.seq);
-    if (this.invalidated.size > this.options.maxEntries) {
+    if (!again && this.invalidated.size > this.options.maxEntries) {
       const oldest = this.invalidated.entries().next();
       if (!oldest.done) {
         this.invalidated.delete(oldest.value[0]);
-        this.floor = oldest.value[1];
+        this.floor = Math.max(this.floor, oldest.value[1]);
       }
     }
   }

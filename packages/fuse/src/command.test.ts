@@ -18,6 +18,11 @@ describe('cairn mount arguments', () => {
     expect(a).toMatchObject({ volume: 'vol', mountpoint: '/mnt/x', host: 'meta1', port: 7000, secret: 's', attrTimeoutSec: 0.5, entryTimeoutSec: 1, identity: 'mount', tls: false });
   });
 
+  it('turns negative lookups off with --no-negative-lookups (on by default)', async () => {
+    expect((await parseMountArgs(['v', 'm', '--secret', 's'], {})).negativeLookups).toBe(true);
+    expect((await parseMountArgs(['v', 'm', '--secret', 's', '--no-negative-lookups'], {})).negativeLookups).toBe(false);
+  });
+
   it('takes the secret from $CAIRN_SECRET', async () => {
     expect((await parseMountArgs(['v', 'm'], { CAIRN_SECRET: 'env-secret' })).secret).toBe('env-secret');
   });

@@ -32,6 +32,8 @@ interrupted (Ctrl-C, SIGTERM) or unmounted (fusermount -u MOUNTPOINT).
   --ca FILE              connect with TLS, trusting the CA in FILE
   --attr-timeout SEC     attribute cache time (default 1)
   --entry-timeout SEC    name cache time (default 1)
+  --no-negative-lookups  ask the server for every name not cached (default:
+                         names a recent complete listing lacks are missing)
   --identity MODE        caller (default): each request carries the calling
                          process's uid/gid/groups; mount: the mounting user's
   --no-allow-other       only the mounting user may use the mount
@@ -52,6 +54,8 @@ export interface MountArgs {
   readonly tls: boolean | ClientTlsOptions;
   readonly attrTimeoutSec: number;
   readonly entryTimeoutSec: number;
+  /** False with --no-negative-lookups. */
+  readonly negativeLookups: boolean;
   readonly identity: IdentityMode;
   readonly allowOther: boolean | undefined;
   readonly debug: boolean;
@@ -92,6 +96,7 @@ export async function parseMountArgs(argv: readonly string[], env: Readonly<Reco
         ca: { type: 'string' },
         'attr-timeout': { type: 'string' },
         'entry-timeout': { type: 'string' },
+        'no-negative-lookups': { type: 'boolean' },
         identity: { type: 'string' },
         'no-allow-other': { type: 'boolean' },
         debug: { type: 'boolean' },
@@ -135,6 +140,7 @@ export async function parseMountArgs(argv: readonly string[], env: Readonly<Reco
     tls: v.ca !== undefined ? { caPath: v.ca } : v.tls === true,
     attrTimeoutSec: num('--attr-timeout', v['attr-timeout'], 1, 86_400),
     entryTimeoutSec: num('--entry-timeout', v['entry-timeout'], 1, 86_400),
+    negativeLookups: v['no-negative-lookups'] !== true,
     identity,
     allowOther: v['no-allow-other'] === true ? false : undefined,
     debug: v.debug === true,
@@ -240,6 +246,7 @@ export async function runMountCommand(argv: readonly string[], io: MountCommandI
       mountpoint: args.mountpoint,
       attrTimeoutSec: args.attrTimeoutSec,
       entryTimeoutSec: args.entryTimeoutSec,
+      negativeLookups: args.negativeLookups,
       identity: args.identity,
       ...(args.allowOther !== undefined ? { allowOther: args.allowOther } : {}),
       debug: args.debug,

@@ -45,6 +45,15 @@ export interface FuseMountOptions {
   /** How long the kernel remembers that a name does not exist (seconds; default 0: never). */
   readonly negativeTimeoutSec?: number;
   /**
+   * Answer a lookup ENOENT without an RPC when the name is missing from a
+   * listing of the whole directory read at most the entry timeout ago (read
+   * when lookups of the directory keep finding nothing, e.g. a create storm),
+   * kept exact for changes made through this mount. A name created elsewhere
+   * is then seen within the entry timeout, as a name removed elsewhere is.
+   * Default true; false asks the server for every name not cached.
+   */
+  readonly negativeLookups?: boolean;
+  /**
    * Whose identity each RPC carries: 'caller' (default), the uid/gid/groups of
    * the process behind the request; 'mount', `cred` (or the client's default).
    */

@@ -28,6 +28,7 @@ const DEFAULTS = {
   attrTimeoutSec: 1,
   entryTimeoutSec: 1,
   negativeTimeoutSec: 0,
+  negativeLookups: true,
   readAheadBytes: 1024 * 1024,
   writeChunkBytes: 1024 * 1024,
   writeBehindBytes: 64 * 1024 * 1024,
@@ -55,6 +56,7 @@ function checkOptions(o: FuseMountOptions): void {
   checkNumber('writeChunkBytes', o.writeChunkBytes, 4096, 64 * 1024 * 1024);
   checkNumber('writeBehindBytes', o.writeBehindBytes, 0, 4 * 1024 * 1024 * 1024);
   checkNumber('maxWriteBytes', o.maxWriteBytes, 4096, LIBFUSE2_MAX_WRITE);
+  if (o.negativeLookups !== undefined && typeof o.negativeLookups !== 'boolean') throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', 'negativeLookups must be a boolean');
   if (o.identity !== undefined && o.identity !== 'caller' && o.identity !== 'mount') {
     throw cairnError('CAIRN_ERR_INVALID_ARGUMENT', "identity must be 'caller' or 'mount'");
   }
@@ -137,7 +139,12 @@ export async function mountFuse(options: FuseMountOptions): Promise<FuseMount> {
   let fuse: FuseInstance | undefined;
   const ctx: OpsContext = {
     client,
-    resolver: new Resolver(client, paths, attrs, xattrMisses, files, { entryTtlMs, attrTtlMs }),
+    resolver: new Resolver(client, paths, attrs, xattrMisses, files, {
+      entryTtlMs,
+      attrTtlMs,
+      negativeLookups: options.negativeLookups ?? DEFAULTS.negativeLookups,
+      maxListedNames: cacheLimits.maxEntries,
+    }),
     files,
     releases,
     creds: new CallerCredentials(options.identity ?? 'caller', options.cred),

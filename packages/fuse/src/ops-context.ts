@@ -51,6 +51,14 @@ export function countHit(ctx: OpsContext, op: string): void {
   c.calls++;
 }
 
+/** Counts a call answered at once with a failure (a name known missing). */
+export function countMiss(ctx: OpsContext, op: string): void {
+  let c = ctx.counters.get(op);
+  if (!c) ctx.counters.set(op, (c = { calls: 0, errors: 0, totalMs: 0 }));
+  c.calls++;
+  c.errors++;
+}
+
 /**
  * Runs one operation: `body` answers success through its own (once-wrapped)
  * callback; a rejection answers -errno through `reply`. A body that resolves

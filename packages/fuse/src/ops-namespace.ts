@@ -15,7 +15,8 @@ import type { Credentials, FsParams } from '@cairn/rpc';
 import { splitPath } from './cache.js';
 import { entryStat, timeSpec, toStat, toStatfs, type Attr } from './convert.js';
 import type { FuseOperations, FuseStat } from './native.js';
-import { countHit, once, run, type OpsContext } from './ops-context.js';
+import { ENOENT } from './errno.js';
+import { countHit, countMiss, once, run, type OpsContext } from './ops-context.js';
 import { as } from './resolver.js';
 
 /** Entries per readdirplus page (the RPC's maximum). */
@@ -69,6 +70,12 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
         cb(0, statOf(hit));
         return;
       }
+      // The kernel's lookup before a create, of a name a recent complete listing lacks.
+      if (known === undefined && r.absent(path)) {
+        countMiss(ctx, 'getattr');
+        cb(-ENOENT);
+        return;
+      }
       const reply = once(cb);
       run(ctx, 'getattr', path, reply, async (cred) => {
         const stat = await r.withIno(path, cred, async (ino) => statOf(await r.getattr(ino, cred)));
@@ -106,7 +113,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'mkdir', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
-          const { parentAttr, ...attr } = await client.mkdir({ parent, name, mode: mode & 0o7777, umask: 0, withParentAttr: true }, as(cred));
+          const { parentAttr, ...attr } = await r.changeEntry(parent, name, true, () => client.mkdir({ parent, name, mode: mode & 0o7777, umask: 0, withParentAttr: true }, as(cred)));
           r.dirChanged(parent, parentAttr, ticket, cred);
           r.learn(path, attr, ticket);
         });
@@ -118,7 +125,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'mknod', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
-          const { parentAttr, ...attr } = await client.mknod({ parent, name, mode, rdev: dev, umask: 0, withParentAttr: true }, as(cred));
+          const { parentAttr, ...attr } = await r.changeEntry(parent, name, true, () => client.mknod({ parent, name, mode, rdev: dev, umask: 0, withParentAttr: true }, as(cred)));
           r.dirChanged(parent, parentAttr, ticket, cred);
           r.learn(path, attr, ticket);
         });
@@ -130,7 +137,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'symlink', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
-          const { parentAttr, ...attr } = await client.symlink({ parent, name, target, withParentAttr: true }, as(cred));
+          const { parentAttr, ...attr } = await r.changeEntry(parent, name, true, () => client.symlink({ parent, name, target, withParentAttr: true }, as(cred)));
           r.dirChanged(parent, parentAttr, ticket, cred);
           r.learn(path, attr, ticket);
         });
@@ -151,7 +158,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
         await r.withIno(existing, cred, (ino) =>
           r.withParent(path, cred, async (newParent, newName) => {
             const ticket = r.ticket();
-            const { parentAttr, ...attr } = await client.link({ ino, newParent, newName, withParentAttr: true }, as(cred));
+            const { parentAttr, ...attr } = await r.changeEntry(newParent, newName, true, () => client.link({ ino, newParent, newName, withParentAttr: true }, as(cred)));
             r.dirChanged(newParent, parentAttr, ticket, cred);
             r.learn(path, attr, ticket);
           }),
@@ -165,7 +172,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
         await releasedBefore(path);
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
-          const res = await client.unlink({ parent, name, withParentAttr: true }, as(cred));
+          const res = await r.changeEntry(parent, name, false, () => client.unlink({ parent, name, withParentAttr: true }, as(cred)));
           r.dirChanged(parent, res?.parentAttr, ticket, cred);
         });
         r.forget(path);
@@ -177,7 +184,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       run(ctx, 'rmdir', path, reply, async (cred) => {
         await r.withParent(path, cred, async (parent, name) => {
           const ticket = r.ticket();
-          const res = await client.rmdir({ parent, name, withParentAttr: true }, as(cred));
+          const res = await r.changeEntry(parent, name, false, () => client.rmdir({ parent, name, withParentAttr: true }, as(cred)));
           r.dirChanged(parent, res?.parentAttr, ticket, cred);
         });
         r.forget(path);
@@ -193,7 +200,9 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
         await r.withIno(fromDir, cred, (parent) =>
           r.withIno(toDir, cred, async (newParent) => {
             const ticket = r.ticket();
-            const res = await client.rename({ parent, name, newParent, newName, withParentAttr: true }, as(cred));
+            const call = (): ReturnType<typeof client.rename> => client.rename({ parent, name, newParent, newName, withParentAttr: true }, as(cred));
+            // Both names change (a rename onto itself changes none).
+            const res = parent === newParent && name === newName ? await call() : await r.changeEntry(parent, name, false, () => r.changeEntry(newParent, newName, true, call));
             r.dirChanged(parent, res?.parentAttr, ticket, cred);
             if (newParent !== parent) r.dirChanged(newParent, res?.newParentAttr, ticket, cred);
           }),

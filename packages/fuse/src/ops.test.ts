@@ -88,6 +88,11 @@ function fakeServer(legacy = false) {
       touchRoot();
       return p.withParentAttr && !legacy ? parentAttr(true) : null;
     },
+    async readdir() {
+      count('readdir');
+      const entries = [...root.names!].map(([name, ino], i) => ({ name, ino, type: nodes.get(ino)!.attr.type, cookie: i + 3 }));
+      return { entries, eof: true };
+    },
     async read() {
       count('read');
       return { data: Buffer.alloc(0) };
@@ -109,7 +114,7 @@ function fakeServer(legacy = false) {
   return { client: client as unknown as CairnClient, calls, released, openAtUnlink, root: () => root.attr, open };
 }
 
-function mount(server: ReturnType<typeof fakeServer>, log = pino({ level: 'silent' }), releaseDelayMs = 0) {
+function mount(server: ReturnType<typeof fakeServer>, log = pino({ level: 'silent' }), releaseDelayMs = 0, negativeLookups = false) {
   const o = { entryTtlMs: 60_000, attrTtlMs: 60_000, maxEntries: 1000 };
   const paths = new PathCache({ ...o, attrTtlMs: 0 });
   const attrs = new AttrCache({ ...o, entryTtlMs: 0 });
@@ -119,7 +124,7 @@ function mount(server: ReturnType<typeof fakeServer>, log = pino({ level: 'silen
   });
   const ctx: OpsContext = {
     client: server.client,
-    resolver: new Resolver(server.client, paths, attrs, xattrMisses, files, { entryTtlMs: 60_000, attrTtlMs: 60_000 }),
+    resolver: new Resolver(server.client, paths, attrs, xattrMisses, files, { entryTtlMs: 60_000, attrTtlMs: 60_000, negativeLookups }),
     files,
     releases: new ReleaseBatcher(server.client, { delayMs: releaseDelayMs }),
     creds: new CallerCredentials('mount', undefined),
@@ -172,6 +177,42 @@ describe('FUSE operations: round trips', () => {
     // A stat right after the close costs no round trip either.
     expect((await m.getattr('/f'))[1]).toMatchObject({ ino: file!.ino, mode: 0o100644 });
     expect(s.calls['getattr']).toBe(1);
+  });
+
+  it('the close of a file never written through its handle is answered at once: flush and release before any promise settles', async () => {
+    const s = fakeServer();
+    const m = mount(s);
+    const [, fd] = await m.create('/c', EXCL_CREATE);
+    const answers: string[] = [];
+    const ops = { ...fileOperations(m.ctx) };
+    ops.flush!('/c', fd!, (r) => answers.push(`flush ${r}`));
+    ops.release!('/c', fd!, (r) => answers.push(`release ${r}`));
+    expect(answers).toEqual(['flush 0', 'release 0']);
+    await m.ctx.files.idle();
+    expect(m.ctx.files.get(fd!)).toBeUndefined();
+    expect([m.ctx.counters.get('flush')?.calls, m.ctx.counters.get('release')?.calls]).toEqual([1, 1]);
+  });
+
+  it('a create storm: once a listing shows the names missing, the kernel\'s lookups before the creates are answered at once, without an RPC', async () => {
+    const s = fakeServer();
+    const m = mount(s, undefined, 0, true);
+    for (let i = 0; i < 8; i++) {
+      expect((await m.getattr(`/s${i}`))[0]).toBe(-2);
+      await m.create(`/s${i}`, EXCL_CREATE);
+    }
+    await new Promise((res) => setTimeout(res, 0)); // the listing lands
+    expect([s.calls['lookup'], s.calls['readdir']]).toEqual([8, 1]);
+    const answers: number[] = [];
+    namespaceOperations(m.ctx).getattr!('/s8', (r) => answers.push(r));
+    expect(answers).toEqual([-2]);
+    const [res] = await m.create('/s8', EXCL_CREATE);
+    expect(res).toBe(0);
+    // Names created through the mount are found, names made before the listing too.
+    expect((await m.getattr('/s8'))[0]).toBe(0);
+    m.ctx.resolver.paths.clear();
+    expect((await m.getattr('/s3'))[0]).toBe(0);
+    expect(s.calls['lookup']).toBe(9);
+    expect(s.calls['create']).toBe(9);
   });
 
   it('unlink: the directory comes from the answer', async () => {

@@ -22,14 +22,25 @@
 // Lookup storms: when names of one directory keep missing the cache and are
 // found by the server (stat of many files, ls -l, find, make), the directory
 // is read with readdirplus once (one page, at most once per entry timeout)
-// and every entry goes into the caches, as the Linux NFS client does. This
-// only caches what exists, with the usual timeouts: it never answers that a
-// name is missing.
+// and every entry goes into the caches, as the Linux NFS client does.
+//
+// Negative lookups (option negativeLookups; mountFuse turns it on): lookups
+// that find nothing (a create storm: the kernel looks up every name before it
+// creates it) start such a listing too, and a listing that holds the whole
+// directory is kept, by directory inode, for the entry timeout from when it
+// was asked for: a name it lacks is answered ENOENT without an RPC. Changes
+// made through this mount keep it exact: each one is counted while in flight
+// (a name with a change in flight is always looked up at the server), applied
+// when it answers (also to a listing still on its way: the answers that came
+// meanwhile are applied on top of it), and a change that failed drops the
+// listing. A name created elsewhere is seen once the listing expires (at most
+// the entry timeout, as a name removed or renamed elsewhere already is).
 
 import type { CairnClient, Credentials } from '@cairn/rpc';
 import { splitPath, type AttrCache, type PathCache, type XattrMissCache } from './cache.js';
 import type { Attr } from './convert.js';
-import { ESTALE, errnoOf } from './errno.js';
+import { cairnError } from '@cairn/errors';
+import { ENOENT, ESTALE, errnoOf } from './errno.js';
 import type { WriteClock } from './open-files.js';
 
 /**
@@ -57,7 +68,22 @@ export interface ResolverOptions {
   /** The path cache's entry timeout (ms); prefetching is off when it or the attribute timeout is 0. */
   readonly entryTtlMs: number;
   readonly attrTtlMs: number;
+  /** Answer names missing from a complete, recent listing ENOENT without an RPC (default false; see the header). */
+  readonly negativeLookups?: boolean;
+  /** Most names the complete listings hold together (default 65 536); the oldest listings go first. */
+  readonly maxListedNames?: number;
   readonly now?: () => number;
+}
+
+/** The names of a directory read whole (readdirplus), kept for the entry timeout. */
+interface Listing {
+  readonly names: Set<string>;
+  readonly expires: number;
+}
+
+/** A listing on its way: the changes through this mount that answered meanwhile, in order (undefined: one failed). */
+interface ListingRead {
+  log: Array<readonly [string, boolean]> | undefined;
 }
 
 interface DirStats {
@@ -71,6 +97,14 @@ interface DirStats {
 /** The server no longer has the inode (it answers ESTALE for a gone inode, ENOENT for a missing name). */
 function isStale(err: unknown): boolean {
   return errnoOf(err) === ESTALE;
+}
+
+/**
+ * The ENOENT of a name a listing lacks: an expected answer (a create storm
+ * makes one per file), so built without a stack trace.
+ */
+function notFound(name: string): Error {
+  return cairnError('CAIRN_ERR_FS_NOT_FOUND', `no such file or directory: ${name}`, { expected: true });
 }
 
 /** Call options carrying the caller's identity (none: the client's default). */
@@ -88,6 +122,16 @@ export class Resolver {
   private readonly prefetching = new Map<string, Promise<void>>();
   private readonly now: () => number;
   private readonly prefetchTtlMs: number;
+  private readonly negativeLookups: boolean;
+  /** Complete listings by directory inode (negative lookups). */
+  private readonly listings = new Map<number, Listing>();
+  /** Listings being read, by directory inode. */
+  private readonly listingReads = new Map<number, Set<ListingRead>>();
+  /** Changes through this mount in flight, by directory inode and name. */
+  private readonly changing = new Map<number, Map<string, number>>();
+  /** Names the listings hold together, and the most they may. */
+  private listedNames = 0;
+  private readonly maxListedNames: number;
 
   constructor(
     private readonly client: CairnClient,
@@ -99,6 +143,92 @@ export class Resolver {
   ) {
     this.now = options.now ?? Date.now;
     this.prefetchTtlMs = Math.min(options.entryTtlMs, options.attrTtlMs);
+    this.negativeLookups = options.negativeLookups === true && this.prefetchTtlMs > 0;
+    this.maxListedNames = options.maxListedNames ?? 65_536;
+  }
+
+  /** Complete listings held (negative lookups). */
+  get listedDirs(): number {
+    return this.listings.size;
+  }
+
+  /**
+   * Runs `op`, a change through this mount that adds (`present`) or removes
+   * `name` in directory `dir`, keeping the complete listings exact: while it
+   * runs the name is looked up at the server; its answer is applied to the
+   * listing (and to listings on their way); a failure drops them.
+   */
+  changeEntry<T>(dir: number, name: string, present: boolean, op: () => Promise<T>): Promise<T> {
+    if (!this.negativeLookups) return op();
+    let names = this.changing.get(dir);
+    if (!names) this.changing.set(dir, (names = new Map()));
+    names.set(name, (names.get(name) ?? 0) + 1);
+    const changing = names;
+    let p: Promise<T>;
+    try {
+      p = op();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return p.then(
+      (r) => {
+        this.changed(dir, changing, name, present, true);
+        return r;
+      },
+      (err: unknown) => {
+        this.changed(dir, changing, name, present, false);
+        throw err;
+      },
+    );
+  }
+
+  /** A change of `name` in `dir` answered (`ok`) or failed: see changeEntry(). */
+  private changed(dir: number, names: Map<string, number>, name: string, present: boolean, ok: boolean): void {
+    const n = names.get(name)! - 1;
+    if (n > 0) names.set(name, n);
+    else names.delete(name);
+    if (names.size === 0 && this.changing.get(dir) === names) this.changing.delete(dir);
+    const listing = this.listings.get(dir);
+    if (listing) {
+      if (!ok) this.dropListing(dir);
+      else if (present) {
+        if (!listing.names.has(name)) {
+          listing.names.add(name);
+          this.listedNames++;
+          this.trimListings(dir);
+        }
+      } else if (listing.names.delete(name)) this.listedNames--;
+    }
+    const reads = this.listingReads.get(dir);
+    if (reads) {
+      for (const read of reads) {
+        if (!ok) read.log = undefined;
+        else read.log?.push([name, present]);
+      }
+    }
+  }
+
+  /**
+   * True when `path` is known not to exist (negative lookups): its directory
+   * is cached and a complete, recent listing of it lacks the name. Answers
+   * synchronously, for the kernel's lookups before creates.
+   */
+  absent(path: string): boolean {
+    if (!this.negativeLookups || path === '/') return false;
+    const [dir, name] = splitPath(path);
+    const parent = dir === '/' ? this.rootIno : this.paths.get(dir);
+    return parent !== undefined && this.knownAbsent(parent, name);
+  }
+
+  /** True when a complete, recent listing of `dir` lacks `name` and no change of it through this mount is in flight. */
+  private knownAbsent(dir: number, name: string): boolean {
+    const l = this.listings.get(dir);
+    if (!l) return false;
+    if (l.expires <= this.now()) {
+      this.dropListing(dir);
+      return false;
+    }
+    return !l.names.has(name) && !(this.changing.get(dir)?.has(name) ?? false);
   }
 
   /** See Ticket. */
@@ -215,7 +345,7 @@ export class Resolver {
 
   /** Records what an answer said about `path` (create, mkdir, link...); `ticket` was taken before the request. */
   learn(path: string, attr: Attr, ticket: Ticket): void {
-    this.paths.set(path, attr.ino, attr.type, ticket.generation);
+    this.paths.setUnlessChanged(path, attr.ino, attr.type, ticket.generation);
     this.cacheAttr(attr, ticket);
   }
 
@@ -231,11 +361,13 @@ export class Resolver {
     const [dir, name] = splitPath(path);
     const cached = dir !== '/' && this.paths.get(dir) !== undefined;
     let parent = await this.resolve(dir, cred);
+    if (this.negativeLookups && this.knownAbsent(parent, name)) throw notFound(name);
     let ticket = this.ticket();
     let attr: Attr;
     try {
       attr = await this.client.lookup({ parent, name }, as(cred));
     } catch (err) {
+      if (this.negativeLookups && errnoOf(err) === ENOENT) this.found(dir, parent, cred, true);
       if (!cached || !isStale(err)) throw err;
       // The cached directory may be the stale part: look it up again too.
       this.forget(dir, parent);
@@ -248,13 +380,20 @@ export class Resolver {
     return attr.ino;
   }
 
-  /** Counts a name of `dir` the server had to find; starts a prefetch of `dir` when they keep coming. */
-  private found(dir: string, ino: number, cred: Credentials | undefined): void {
+  /**
+   * Counts a name of `dir` the server had to find (or, with negative lookups,
+   * found missing); starts a prefetch of `dir` when they keep coming.
+   */
+  private found(dir: string, ino: number, cred: Credentials | undefined, missed = false): void {
     if (this.prefetchTtlMs <= 0) return;
     const now = this.now();
-    let d = this.dirs.get(dir);
+    // Found names and missing names are counted apart: a names listing made for
+    // a create storm must not hold back the attribute prefetch a stat storm
+    // right after it needs (and the other way round).
+    const key = missed ? `\0${dir}` : dir;
+    let d = this.dirs.get(key);
     if (!d) {
-      this.dirs.set(dir, (d = { found: 0, windowStart: now, notBefore: 0 }));
+      this.dirs.set(key, (d = { found: 0, windowStart: now, notBefore: 0 }));
       if (this.dirs.size > PREFETCH_DIRS) {
         const oldest = this.dirs.keys().next();
         if (!oldest.done) this.dirs.delete(oldest.value);
@@ -265,10 +404,13 @@ export class Resolver {
       d.windowStart = now;
     }
     if (++d.found < PREFETCH_AFTER || now < d.notBefore || this.prefetching.has(dir)) return;
+    // A complete names listing answers the misses already.
+    if (missed && this.listings.has(ino)) return;
     d.found = 0;
     d.notBefore = now + this.prefetchTtlMs;
     const stats = d;
-    const p = this.prefetch(dir, ino, cred)
+    // Names that keep being missing need only the names (a cheaper readdir); found ones, their attributes too.
+    const p = (missed ? this.listNames(ino, cred) : this.prefetch(dir, ino, cred))
       .then((complete) => {
         if (!complete) stats.notBefore = this.now() + PREFETCH_BIG_BACKOFF * this.prefetchTtlMs;
       })
@@ -280,10 +422,76 @@ export class Resolver {
   /** Reads one page of `dir` with attributes into the caches; true when that was the whole directory. */
   private async prefetch(dir: string, ino: number, cred: Credentials | undefined): Promise<boolean> {
     const ticket = this.ticket();
-    const page = await this.client.readdirplus({ ino, cookie: 0, limit: PREFETCH_ENTRIES }, as(cred));
-    for (const e of page.entries) {
-      if (e.attr && e.name !== '.' && e.name !== '..') this.learn(dir === '/' ? `/${e.name}` : `${dir}/${e.name}`, e.attr, ticket);
+    const asked = this.now();
+    const read = this.negativeLookups ? this.beginListingRead(ino) : undefined;
+    try {
+      const page = await this.client.readdirplus({ ino, cookie: 0, limit: PREFETCH_ENTRIES }, as(cred));
+      for (const e of page.entries) {
+        if (e.attr && e.name !== '.' && e.name !== '..') this.learn(dir === '/' ? `/${e.name}` : `${dir}/${e.name}`, e.attr, ticket);
+      }
+      if (read && page.eof) this.keepListing(ino, page.entries, read, asked);
+      return page.eof;
+    } finally {
+      if (read) this.endListingRead(ino, read);
     }
-    return page.eof;
+  }
+
+  /** Reads one page of `dir`'s names (negative lookups); true when that was the whole directory. */
+  private async listNames(ino: number, cred: Credentials | undefined): Promise<boolean> {
+    const asked = this.now();
+    const read = this.beginListingRead(ino);
+    try {
+      const page = await this.client.readdir({ ino, cookie: 0, limit: PREFETCH_ENTRIES }, as(cred));
+      if (page.eof) this.keepListing(ino, page.entries, read, asked);
+      return page.eof;
+    } finally {
+      this.endListingRead(ino, read);
+    }
+  }
+
+  /** Keeps the complete listing `entries` of `ino` (asked for at `asked`), with the changes answered meanwhile on top. */
+  private keepListing(ino: number, entries: ReadonlyArray<{ readonly name: string }>, read: ListingRead, asked: number): void {
+    if (!read.log) return;
+    const names = new Set<string>();
+    for (const e of entries) if (e.name !== '.' && e.name !== '..') names.add(e.name);
+    for (const [name, present] of read.log) {
+      if (present) names.add(name);
+      else names.delete(name);
+    }
+    this.dropListing(ino);
+    if (names.size > this.maxListedNames) return;
+    this.listings.set(ino, { names, expires: asked + this.prefetchTtlMs });
+    this.listedNames += names.size;
+    this.trimListings(ino);
+  }
+
+  private dropListing(ino: number): void {
+    const l = this.listings.get(ino);
+    if (!l) return;
+    this.listings.delete(ino);
+    this.listedNames -= l.names.size;
+  }
+
+  /** Drops the oldest listings (`keep`, the newest, last) while there are too many, or they hold too many names. */
+  private trimListings(keep: number): void {
+    for (const ino of this.listings.keys()) {
+      if (this.listedNames <= this.maxListedNames && this.listings.size <= PREFETCH_DIRS) return;
+      if (ino !== keep) this.dropListing(ino);
+    }
+    if (this.listedNames > this.maxListedNames) this.dropListing(keep);
+  }
+
+  private beginListingRead(ino: number): ListingRead {
+    const read: ListingRead = { log: [] };
+    let set = this.listingReads.get(ino);
+    if (!set) this.listingReads.set(ino, (set = new Set()));
+    set.add(read);
+    return read;
+  }
+
+  private endListingRead(ino: number, read: ListingRead): void {
+    const set = this.listingReads.get(ino);
+    set?.delete(read);
+    if (set?.size === 0) this.listingReads.delete(ino);
   }
 }

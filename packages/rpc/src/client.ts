@@ -84,16 +84,14 @@ export class CairnClient {
   }
 
   /** Calls filesystem RPC `method` (the typed methods below all come here). */
-  async call<M extends FsMethodName>(method: M, params: FsParams<M>, options: CallOptions = {}): R<M> {
+  call<M extends FsMethodName>(method: M, params: FsParams<M>, options: CallOptions = {}): R<M> {
     const opts = options.cred || !this.options.cred ? options : { ...options, cred: this.options.cred };
     const mountId = this.mountInfo.mountId;
-    try {
-      return await this.rpc.call<FsResult<M>>(method, params as Record<string, unknown>, opts, mountId);
-    } catch (err) {
+    // Not an async function: a call that succeeds costs one promise, not three.
+    return this.rpc.call<FsResult<M>>(method, params as Record<string, unknown>, opts, mountId).catch((err: unknown) => {
       if (!isCairnError(err, 'CAIRN_ERR_RPC_NOT_MOUNTED') || this.closed) throw err;
-      await this.remount(mountId);
-      return this.rpc.call<FsResult<M>>(method, params as Record<string, unknown>, opts, this.mountInfo.mountId);
-    }
+      return this.remount(mountId).then(() => this.rpc.call<FsResult<M>>(method, params as Record<string, unknown>, opts, this.mountInfo.mountId));
+    });
   }
 
   /** Unmounts (best effort, bounded) and closes the connections; later calls fail with CAIRN_ERR_CLOSED. */

@@ -22,6 +22,12 @@ describe('messages', () => {
     );
   });
 
+  it('a request whose mount and cred are undefined is the same bytes as one without them (the client builds one literal)', () => {
+    const plain = encodeMessageFrame({ v: 1, client: 'c1', id: 7, ack: 7, method: 'ping', params: {} }, MAX);
+    const withUndefined = encodeMessageFrame({ v: 1, client: 'c1', id: 7, ack: 7, method: 'ping', mount: undefined, cred: undefined, params: {} }, MAX);
+    expect(withUndefined.toString('hex')).toBe(plain.toString('hex'));
+  });
+
   it('keeps binary as bin, 64-bit integers as bigint, and leaves out undefined fields', () => {
     const out = roundTrip({ v: 1, id: 1, result: { data: Buffer.from([1, 2, 3]), t: 1_700_000_000_000_000_000n, big: 2 ** 40, gone: undefined } }) as {
       result: Record<string, unknown>;

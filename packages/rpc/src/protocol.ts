@@ -129,42 +129,47 @@ export type ParsedRequest =
   /** Not even an id: close the connection. */
   | { readonly kind: 'fatal'; readonly reason: string };
 
+/** A request that can be answered but not run (module level: no closure per request). */
+function reject(id: number, code: CairnErrorCode, msg: string): ParsedRequest {
+  return { kind: 'reject', id, error: cairnError(code, msg) };
+}
+
 /** Checks the envelope of a decoded request (not the params: each method's schema does that). */
 export function parseRequest(value: unknown): ParsedRequest {
   if (!isPlainObject(value)) return { kind: 'fatal', reason: 'request is not a map' };
   const { id } = value;
   if (!isId(id)) return { kind: 'fatal', reason: 'request id is not a positive safe integer' };
-  const reject = (code: CairnErrorCode, msg: string): ParsedRequest => ({ kind: 'reject', id, error: cairnError(code, msg) });
-  if (value['v'] !== PROTOCOL_VERSION) return reject('CAIRN_ERR_RPC_BAD_VERSION', `${String(value['v'])} (server speaks ${PROTOCOL_VERSION})`);
+  if (value['v'] !== PROTOCOL_VERSION) return reject(id, 'CAIRN_ERR_RPC_BAD_VERSION', `${String(value['v'])} (server speaks ${PROTOCOL_VERSION})`);
   const { client, ack, method, mount, cred, params } = value;
   if (typeof client !== 'string' || client.length === 0 || client.length > MAX_CLIENT_ID_LENGTH) {
-    return reject('CAIRN_ERR_RPC_BAD_FRAME', `client must be a string of 1..${MAX_CLIENT_ID_LENGTH} characters`);
+    return reject(id, 'CAIRN_ERR_RPC_BAD_FRAME', `client must be a string of 1..${MAX_CLIENT_ID_LENGTH} characters`);
   }
-  if (!(typeof ack === 'number' && Number.isSafeInteger(ack) && ack >= 0)) return reject('CAIRN_ERR_RPC_BAD_FRAME', 'ack must be a non-negative safe integer');
+  if (!(typeof ack === 'number' && Number.isSafeInteger(ack) && ack >= 0)) return reject(id, 'CAIRN_ERR_RPC_BAD_FRAME', 'ack must be a non-negative safe integer');
   if (typeof method !== 'string' || method.length === 0 || method.length > MAX_METHOD_LENGTH) {
-    return reject('CAIRN_ERR_RPC_BAD_FRAME', 'method must be a non-empty string');
+    return reject(id, 'CAIRN_ERR_RPC_BAD_FRAME', 'method must be a non-empty string');
   }
   if (mount !== undefined && mount !== null && (typeof mount !== 'string' || mount.length > 128)) {
-    return reject('CAIRN_ERR_RPC_BAD_FRAME', 'mount must be a string');
+    return reject(id, 'CAIRN_ERR_RPC_BAD_FRAME', 'mount must be a string');
   }
-  if (params !== undefined && params !== null && !isPlainObject(params)) return reject('CAIRN_ERR_RPC_BAD_PARAMS', `${method}: params must be a map`);
+  if (params !== undefined && params !== null && !isPlainObject(params)) return reject(id, 'CAIRN_ERR_RPC_BAD_PARAMS', `${method}: params must be a map`);
   let credentials: Credentials | undefined;
   if (cred !== undefined && cred !== null) {
     const c = isPlainObject(cred) ? cred : undefined;
     const groups = c?.['groups'] ?? [];
     if (!c || !isUint32(c['uid']) || !isUint32(c['gid']) || !Array.isArray(groups) || groups.length > MAX_GROUPS || !groups.every(isUint32)) {
-      return reject('CAIRN_ERR_RPC_BAD_PARAMS', `cred must be {uid: u32, gid: u32, groups: u32[] (at most ${MAX_GROUPS})}`);
+      return reject(id, 'CAIRN_ERR_RPC_BAD_PARAMS', `cred must be {uid: u32, gid: u32, groups: u32[] (at most ${MAX_GROUPS})}`);
     }
     credentials = { uid: c['uid'] as number, gid: c['gid'] as number, groups: groups as number[] };
   }
+  // One object literal (no spread ones per request); absent fields are undefined.
   const req: RequestMessage = {
     v: PROTOCOL_VERSION,
     client,
     id,
     ack,
     method,
-    ...(typeof mount === 'string' ? { mount } : {}),
-    ...(credentials ? { cred: credentials } : {}),
+    mount: typeof mount === 'string' ? mount : undefined,
+    cred: credentials,
     params: (params as Record<string, unknown> | null | undefined) ?? {},
   };
   return { kind: 'ok', req };

@@ -18,7 +18,7 @@ import {
   MAX_CLIENT_ID_LENGTH, PROTOCOL_VERSION, RECONNECT_MAX_DELAY_MS, RECONNECT_MIN_DELAY_MS,
 } from './format.js';
 import { checkMaxFrameBytes } from './frame.js';
-import { encodeMessageFrame, fromWireError, type Credentials, type ReplyMessage } from './protocol.js';
+import { encodeMessageFrame, fromWireError, type Credentials, type ReplyMessage, type RequestMessage } from './protocol.js';
 
 export interface RpcClientOptions {
   /** The server's host name or address; `unix:PATH` names a Unix-domain socket (then no port). */
@@ -223,10 +223,9 @@ export class RpcClient {
     }
     let frame: Buffer;
     try {
-      frame = encodeMessageFrame(
-        { v: PROTOCOL_VERSION, client: this.clientId, id: p.id, ack: this.ack(), method: p.method, ...(p.mount ? { mount: p.mount } : {}), ...(p.cred ? { cred: p.cred } : {}), params: p.params },
-        this.maxFrameBytes,
-      );
+      // One object literal, no spread ones: a field left undefined is not encoded (the packr's skipValues).
+      const msg: RequestMessage = { v: PROTOCOL_VERSION, client: this.clientId, id: p.id, ack: this.ack(), method: p.method, mount: p.mount || undefined, cred: p.cred, params: p.params };
+      frame = encodeMessageFrame(msg, this.maxFrameBytes);
     } catch (err) {
       this.settle(p, err);
       return;
