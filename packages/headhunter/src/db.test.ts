@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { isCairnError } from '@cairn/errors';
 import { encodeKey } from './keys.js';
 import { formatVolume, openVolume } from './mount.js';
@@ -149,5 +150,31 @@ describe('headhunter basics', () => {
     }
     expect(seen.has(0n)).toBe(false);
     await vol.db.close();
+  });
+});
+
+describe('scans longer than one loading step', () => {
+  it('scan and range give the model\'s entries for any bounds, direction and limit, with a cold cache too small for the tree', async () => {
+    const vol = await makeVolume({}, { cacheBytes: 16 * 1024 });
+    const n = 1200;
+    await vol.db.batch(Array.from({ length: n }, (_, i) => ({ type: 'put' as const, tree: 't', key: k(i * 2), value: v(`v${i * 2}`) })));
+    await vol.db.checkpoint();
+    let db = await vol.crash();
+    const model = Array.from({ length: n }, (_, i) => i * 2);
+    await fc.assert(
+      fc.asyncProperty(fc.nat(2 * n + 2), fc.nat(2 * n + 2), fc.boolean(), fc.integer({ min: 1, max: 1500 }), fc.boolean(), async (a, b, reverse, limit, cold) => {
+        if (cold) db = await vol.crash();
+        const [lo, hi] = a <= b ? [a, b] : [b, a];
+        const want = model.filter((x) => x >= lo && x < hi);
+        if (reverse) want.reverse();
+        const got = await db.tree('t').scan({ gte: k(lo), lt: k(hi), reverse, limit });
+        expect(got.map((e) => e.value.toString())).toEqual(want.slice(0, limit).map((x) => `v${x}`));
+        const streamed: string[] = [];
+        for await (const e of db.tree('t').range({ gte: k(lo), lt: k(hi), reverse, limit })) streamed.push(e.value.toString());
+        expect(streamed).toEqual(want.slice(0, limit).map((x) => `v${x}`));
+      }),
+      { numRuns: 40 },
+    );
+    await db.close();
   });
 });

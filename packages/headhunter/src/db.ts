@@ -13,7 +13,7 @@ import type { NodeRef } from './node.js';
 import type { Reclaimer } from './reclaim.js';
 import { encodeCommit, withoutSuperseded, type CommitRecord } from './payload-codec.js';
 import type { TreeState } from './state.js';
-import { NOT_CACHED, PinnedResolver, countAsync, getAsync, getCached, scanAsync } from './tree-io.js';
+import { NOT_CACHED, PinnedResolver, countAsync, getAsync, getCached, scanAsync, scanList } from './tree-io.js';
 import { toBounds, type Entry, type KeyRange } from './tree-read.js';
 import { Missing, WriteCtx } from './tree-write.js';
 import { TxnImpl, checkKey, checkLimit } from './txn.js';
@@ -643,9 +643,15 @@ class Reader implements TreeReader {
   }
 
   async scan(options: RangeOptions = {}): Promise<Entry[]> {
-    const out: Entry[] = [];
-    for await (const e of this.range({ ...options, limit: checkLimit(options.limit) })) out.push(e);
-    return out;
+    const b = toBounds(options);
+    const limit = checkLimit(options.limit);
+    const t = this.source();
+    const leave = this.enter();
+    try {
+      return await scanList(this.db.core.loader, t.root, b, options.reverse === true, limit);
+    } finally {
+      leave();
+    }
   }
 
   async count(range: KeyRange = {}): Promise<number> {

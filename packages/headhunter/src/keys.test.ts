@@ -76,6 +76,15 @@ describe('tuple keys', () => {
     }), { numRuns: 2000 });
   });
 
+  it('decodes integers at every byte length, on both sides of 2^48 and 2^53', () => {
+    const edges = [0, 1, 255, 256, 2 ** 40 - 1, 2 ** 40, 2 ** 48 - 1, 2 ** 48, 2 ** 48 + 1, Number.MAX_SAFE_INTEGER];
+    for (const n of edges) expect(decodeKey(encodeKey([n, 7]))).toEqual([n, 7]);
+    for (const big of [2n ** 53n, 2n ** 56n - 1n, 2n ** 56n, 2n ** 64n - 1n]) expect(decodeKey(encodeKey([big]))).toEqual([big]);
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (b) => {
+      expect(decodeKey(encodeKey([b]))).toEqual([b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b]);
+    }), { numRuns: 2000 });
+  });
+
   it('prefix ranges hold exactly the extensions of the prefix', () => {
     fc.assert(fc.property(tuple, tuple, (p, rest) => {
       const r = keyPrefixRange(p);

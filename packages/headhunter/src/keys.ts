@@ -212,6 +212,14 @@ export function decodeKey(key: Uint8Array): KeyPart[] {
       const n = tag - TAG_UINT0;
       if (i + n > key.length) throw corrupt('truncated integer element');
       if (n > 0 && key[i] === 0) throw corrupt('integer element with a leading zero byte');
+      if (n <= 6) {
+        // Below 2^48: exact in a double, no BigInt arithmetic (every inode number, cookie, offset).
+        let v = 0;
+        for (let k = 0; k < n; k++) v = v * 256 + key[i + k]!;
+        i += n;
+        out.push(v);
+        continue;
+      }
       let v = 0n;
       for (let k = 0; k < n; k++) v = (v << 8n) | BigInt(key[i + k]!);
       i += n;

@@ -176,25 +176,46 @@ function after(b: Bounds, key: Buffer, reverse: boolean): Bounds {
   return reverse ? { lo: b.lo, hi: { key, inclusive: false } } : { lo: { key, inclusive: false }, hi: b.hi };
 }
 
-/** Streams the entries within `bounds` in order, at most `limit`. */
+/**
+ * Appends to `out` up to `want` entries within `b` (in order, or reversed),
+ * loading nodes as needed; resolves to how many it appended.
+ */
+async function scanChunk(loader: NodeLoader, root: Ptr, b: Bounds, reverse: boolean, out: Entry[], want: number): Promise<number> {
+  const start = out.length;
+  const res = new PinnedResolver(loader);
+  let cur = b;
+  for (;;) {
+    try {
+      scanSync(res, root, cur, reverse, out, start + want);
+      return out.length - start;
+    } catch (err) {
+      if (!(err instanceof Missing)) throw err;
+      if (out.length > start) cur = after(b, out[out.length - 1]!.key, reverse);
+      await res.fetch(err.ref);
+    }
+  }
+}
+
+/** The entries within `bounds`, at most `limit`, as one array (a scan: no promise per entry). */
+export async function scanList(loader: NodeLoader, root: Ptr | null, bounds: Bounds, reverse: boolean, limit: number): Promise<Entry[]> {
+  const out: Entry[] = [];
+  let b = bounds;
+  while (out.length < limit && root !== null) {
+    const want = Math.min(limit - out.length, SCAN_CHUNK);
+    if ((await scanChunk(loader, root, b, reverse, out, want)) < want) break;
+    b = after(b, out[out.length - 1]!.key, reverse);
+  }
+  return out;
+}
+
+/** The entries within `bounds`, at most `limit`, one by one (a range: loaded a chunk at a time). */
 export async function* scanAsync(loader: NodeLoader, root: Ptr | null, bounds: Bounds, reverse: boolean, limit: number): AsyncGenerator<Entry> {
   let b = bounds;
   let remaining = limit;
   while (remaining > 0 && root !== null) {
     const want = Math.min(remaining, SCAN_CHUNK);
     const out: Entry[] = [];
-    const res = new PinnedResolver(loader);
-    let cur = b;
-    for (;;) {
-      try {
-        scanSync(res, root, cur, reverse, out, want);
-        break;
-      } catch (err) {
-        if (!(err instanceof Missing)) throw err;
-        if (out.length > 0) cur = after(b, out[out.length - 1]!.key, reverse);
-        await res.fetch(err.ref);
-      }
-    }
+    await scanChunk(loader, root, b, reverse, out, want);
     for (const e of out) yield e;
     remaining -= out.length;
     if (out.length < want) return;

@@ -38,14 +38,15 @@ export async function readdir(v: Vol, cred: Cred, ino: number, o: ReadDirOptions
       const want = limit - entries.length;
       const rows = await r.entriesAfter(ino, Math.max(cookie, FIRST_ENTRY_COOKIE - 1), want + 1);
       eof = rows.length <= want;
-      for (const row of rows.slice(0, want)) {
-        const e: DirEntry = { name: row.name, ino: row.ino, type: fileType(row.type), cookie: row.cookie };
+      const n = Math.min(rows.length, want);
+      for (let i = 0; i < n; i++) {
+        const row = rows[i]!;
         if (plus) {
           const child = await r.inode(row.ino);
           if (child === undefined) throw cairnError('CAIRN_ERR_FS_IO', `entry ${ino}/${row.name} names missing inode ${row.ino}`);
-          entries.push({ ...e, attr: attrOf(v, row.ino, child) });
+          entries.push({ name: row.name, ino: row.ino, type: fileType(row.type), cookie: row.cookie, attr: attrOf(v, row.ino, child) });
         } else {
-          entries.push(e);
+          entries.push({ name: row.name, ino: row.ino, type: fileType(row.type), cookie: row.cookie });
         }
       }
     } else {

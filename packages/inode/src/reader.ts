@@ -79,7 +79,12 @@ export class FsReader {
   /** Entries of a directory with cookie > after, in cookie order. */
   async entriesAfter(dir: number, after: number, limit: number): Promise<Array<{ cookie: number; name: string; ino: number; type: number }>> {
     const rows = await this.view.tree(TREES.dircookies).scan({ gt: dircookieKey(dir, after), lt: encodeKey([dir + 1]), limit });
-    return rows.map((e) => ({ cookie: decodeKey(e.key)[1] as number, ...dircookieCodec.decode(e.value) }));
+    const out = new Array<{ cookie: number; name: string; ino: number; type: number }>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const d = dircookieCodec.decode(rows[i]!.value);
+      out[i] = { cookie: decodeKey(rows[i]!.key)[1] as number, name: d.name, ino: d.ino, type: d.type };
+    }
+    return out;
   }
 
   async orphan(ino: number, kind: OrphanRec['kind']): Promise<OrphanRec | undefined> {
