@@ -16,6 +16,11 @@
 // Goals (docs/object-api.md "Measured"): small PUTs >= 10x raw Swift (uploads
 // share segments and group-commit), big PUT/GET >= 0.85x raw.
 //
+// The small rows' requests come from a child process (load-child.ts), for
+// both sides: a load generator on the event loop of the Cairn server it
+// measures would take that loop's time (no real client runs inside the
+// server). The big rows and the listings send from this process.
+//
 // Noise control (2 cores shared with Swift): small rows alternate fixed-time
 // slices raw, Cairn, Cairn, raw, ... (CAIRN_BENCH_ROUNDS pairs); `pairs` are the
 // Cairn/raw ratios of adjacent slices and `median` their median, which resists
@@ -34,15 +39,19 @@
 //   CAIRN_BENCH_OPS            rows to run (default small,big,list)
 //   CAIRN_BENCH_DIR            directory for Cairn's replay log (default: the OS temp dir)
 
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { formatFilesystem, mountFilesystem, ROOT_CRED, type Filesystem } from '@cairn/inode';
 import { createObjectApiServer, fromFilesystem, type ObjectApiServer } from '@cairn/object-api';
 import { createSwiftStore, type ObjectStore } from '@cairn/objstore';
 import { envNumber, fmt, machine, table, writeResult } from '../lib/report.js';
 import { serviceSettings } from '../objstore/services.js';
 import { MiB, agent, call, emptyFilesTar, login, ok, stream, type SwiftEndpoint } from './http.js';
+import type { SliceAnswer, SliceRequest } from './load-child.js';
 
 const QUICK = process.argv.includes('--quick');
 const SLICE_MS = envNumber('CAIRN_BENCH_SLICE_SECONDS', QUICK ? 2 : 4, 0.1) * 1000;
@@ -91,27 +100,58 @@ function median(xs: readonly number[]): number {
 const auth = (s: Side): Record<string, string> => ({ 'x-auth-token': s.ep.token });
 const url = (s: Side, name: string): string => `${s.ep.storageUrl}/${s.container}/${name}`;
 
-/** Runs `clients` workers calling op until `ms` passed; returns operations per second. */
-async function slice(clients: number, ms: number, op: (client: number, k: number) => Promise<void>): Promise<number> {
-  let done = 0;
-  const start = performance.now();
-  const worker = async (c: number): Promise<void> => {
-    for (let k = 0; performance.now() - start < ms; k++) {
-      await op(c, k);
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, (_, c) => worker(c)));
-  return done / ((performance.now() - start) / 1000);
+/**
+ * The small rows' load generator: a child process (load-child.ts), so that its
+ * HTTP client work does not share the event loop of the Cairn server it
+ * measures (the server runs in this process). Both sides get the same client.
+ */
+class LoadChild {
+  private readonly child: ChildProcess;
+  private next = 1;
+  private readonly waiting = new Map<number, { resolve: (a: SliceAnswer) => void; reject: (e: Error) => void }>();
+
+  constructor() {
+    this.child = fork(fileURLToPath(new URL('./load-child.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (a: SliceAnswer) => {
+      const w = this.waiting.get(a.id);
+      this.waiting.delete(a.id);
+      if (a.error !== undefined) w?.reject(new Error(`load child: ${a.error}`));
+      else w?.resolve(a);
+    });
+    this.child.on('exit', (code) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`load child exited (${code})`));
+      this.waiting.clear();
+    });
+  }
+
+  /** Runs one slice of `clients` concurrent requests for SLICE_MS against side `s`. */
+  slice(s: Side, method: 'PUT' | 'GET', clients: number, names?: readonly string[]): Promise<SliceAnswer> {
+    const id = this.next++;
+    const req: SliceRequest = {
+      cmd: 'slice', id, method, clients, ms: SLICE_MS, size: SMALL, prefix: `small-${clients}`, perClient: NAMES_PER_CLIENT,
+      target: { storageUrl: s.ep.storageUrl, token: s.ep.token, container: s.container }, ...(names ? { names } : {}),
+    };
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.child.send(req);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.send({ cmd: 'exit' });
+    await exited;
+  }
 }
 
 /** Alternates slices raw, cairn, cairn, raw, ...; a row of ops/s. */
-async function alternate(caseName: string, clients: number, sides: Record<SideName, Side>, op: (s: Side, c: number, k: number) => Promise<void>): Promise<Row> {
+async function alternate(caseName: string, clients: number, sides: Record<SideName, Side>, run: (s: Side) => Promise<number>): Promise<Row> {
   const got: Record<SideName, number[]> = { raw: [], cairn: [] };
   const pairs: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const order: SideName[] = r % 2 === 0 ? ['raw', 'cairn'] : ['cairn', 'raw'];
-    for (const n of order) got[n].push(await slice(clients, SLICE_MS, (c, k) => op(sides[n], c, k)));
+    for (const n of order) got[n].push(await run(sides[n]));
     pairs.push(got.cairn[r]! / got.raw[r]!);
   }
   const raw = got.raw.reduce((a, b) => a + b, 0) / ROUNDS;
@@ -120,22 +160,22 @@ async function alternate(caseName: string, clients: number, sides: Record<SideNa
 }
 
 async function smallRows(sides: Record<SideName, Side>, rows: Row[]): Promise<void> {
-  const body = Buffer.alloc(SMALL, 0x5a);
-  for (const clients of CLIENTS) {
-    rows.push(await alternate('put 4 KiB', clients, sides, async (s, c, k) => {
-      const name = `small-${clients}-${c}-${k % NAMES_PER_CLIENT}`;
-      await ok(call('PUT', url(s, name), { ...auth(s), 'content-length': String(SMALL) }, body), `${s.name} small PUT`);
-      const list = s.written.get(clients) ?? [];
-      if (k < NAMES_PER_CLIENT) list.push(name);
-      s.written.set(clients, list);
-    }));
-    report(rows[rows.length - 1]!);
-    rows.push(await alternate('get 4 KiB', clients, sides, async (s, c, k) => {
-      const list = s.written.get(clients)!;
-      const got = await ok(call('GET', url(s, list[(c + k * clients) % list.length]!), auth(s)), `${s.name} small GET`);
-      if (got !== SMALL) throw new Error(`${s.name} small GET returned ${got} bytes`);
-    }));
-    report(rows[rows.length - 1]!);
+  const load = new LoadChild();
+  try {
+    for (const clients of CLIENTS) {
+      rows.push(await alternate('put 4 KiB', clients, sides, async (s) => {
+        const a = await load.slice(s, 'PUT', clients);
+        const list = s.written.get(clients) ?? [];
+        for (const n of a.written ?? []) if (!list.includes(n)) list.push(n);
+        s.written.set(clients, list);
+        return a.rate!;
+      }));
+      report(rows[rows.length - 1]!);
+      rows.push(await alternate('get 4 KiB', clients, sides, async (s) => (await load.slice(s, 'GET', clients, s.written.get(clients)!)).rate!));
+      report(rows[rows.length - 1]!);
+    }
+  } finally {
+    await load.close();
   }
 }
 
