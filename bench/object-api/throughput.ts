@@ -37,6 +37,7 @@
 //   CAIRN_BENCH_BIG32_MIB      size of each of the 32 objects of the 32-client rows (default 256: 8 GiB per transfer)
 //   CAIRN_BENCH_LIST_OBJECTS   objects in the listed container (default 100000)
 //   CAIRN_BENCH_OPS            rows to run (default small,big,list)
+//   CAIRN_BENCH_CLIENTS        client counts of the small and big rows (default 1,32)
 //   CAIRN_BENCH_DIR            directory for Cairn's replay log (default: the OS temp dir)
 
 import { fork, type ChildProcess } from 'node:child_process';
@@ -62,7 +63,11 @@ const BIG32 = envNumber('CAIRN_BENCH_BIG32_MIB', QUICK ? 8 : 256, 1) * MiB;
 const LIST_N = envNumber('CAIRN_BENCH_LIST_OBJECTS', QUICK ? 10_000 : 100_000, 1);
 const OPS = new Set((process.env['CAIRN_BENCH_OPS'] ?? 'small,big,list').split(',').map((s) => s.trim()));
 const BASE_DIR = process.env['CAIRN_BENCH_DIR'] ?? tmpdir();
-const CLIENTS = [1, 32];
+const CLIENTS = (process.env['CAIRN_BENCH_CLIENTS'] ?? '1,32').split(',').map((c) => {
+  const n = Number(c.trim());
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`CAIRN_BENCH_CLIENTS=${process.env['CAIRN_BENCH_CLIENTS']}: expected client counts >= 1`);
+  return n;
+});
 const SMALL = 4096;
 /** Names each small-object client cycles over (PUTs overwrite). */
 const NAMES_PER_CLIENT = 32;

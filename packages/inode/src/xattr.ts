@@ -56,7 +56,7 @@ export async function getxattr(v: Vol, cred: Cred, ino: number, name: string): P
     const rec = await r.mustInode(ino);
     checkXattrAccess(cred, rec, ns, false, name);
     const val = await r.xattr(ino, name);
-    if (val === undefined) throw cairnError('CAIRN_ERR_FS_NO_XATTR', name);
+    if (val === undefined) throw cairnError('CAIRN_ERR_FS_NO_XATTR', name, { expected: true });
     return Buffer.from(val);
   });
 }
@@ -104,7 +104,7 @@ export async function removexattr(v: Vol, cred: Cred, ino: number, name: string)
     const rec = t.mustInode(ino);
     checkXattrAccess(cred, rec, ns, true, name);
     const k = xattrKey(ino, name);
-    if (!t.tx.has(TREES.xattrs, k)) throw cairnError('CAIRN_ERR_FS_NO_XATTR', name);
+    if (!t.tx.has(TREES.xattrs, k)) throw cairnError('CAIRN_ERR_FS_NO_XATTR', name, { expected: true });
     t.tx.del(TREES.xattrs, k);
     const next = t.putInode(ino, { ...rec, ctime: t.now });
     t.journalInode('xattr', ino, next, { name });
