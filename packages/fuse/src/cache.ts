@@ -44,6 +44,43 @@ export function splitPath(path: string): [string, string] {
   return [i <= 0 ? '/' : path.slice(0, i), path.slice(i + 1)];
 }
 
+/**
+ * When each key was last invalidated (a counter value), for the newest
+ * `limit` keys; an older one reads as `floor`, at least the value of any
+ * invalidation forgotten. A key invalidated again keeps its place in the
+ * eviction order (a directory changed by every create would otherwise churn
+ * the map): the floor an eviction sets can then only be higher, which is
+ * safe (answers are dropped, never kept wrongly).
+ */
+class InvalidationLog<K> {
+  private readonly last = new Map<K, number>();
+  private floor = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** The value of `key`'s last invalidation (or the floor). */
+  at(key: K): number {
+    return this.last.get(key) ?? this.floor;
+  }
+
+  mark(key: K, value: number): void {
+    const again = this.last.has(key);
+    this.last.set(key, value);
+    if (again || this.last.size <= this.limit) return;
+    const oldest = this.last.entries().next();
+    if (!oldest.done) {
+      this.last.delete(oldest.value[0]);
+      this.floor = Math.max(this.floor, oldest.value[1]);
+    }
+  }
+
+  /** Forgets every key: each now reads as `value`. */
+  clear(value: number): void {
+    this.last.clear();
+    this.floor = value;
+  }
+}
+
 /** Path → inode number. */
 export class PathCache {
   private readonly map = new Map<string, PathEntry>();
@@ -53,15 +90,14 @@ export class PathCache {
    * does not look at every key.
    */
   private readonly below = new Map<string, number>();
-  /** The generation of each path's last invalidation (the newest maxEntries). */
-  private readonly invalidated = new Map<string, number>();
-  /** At least the generation of any invalidation no longer in `invalidated`. */
-  private floor = 0;
+  /** The generation of each path's last invalidation. */
+  private readonly invalidated: InvalidationLog<string>;
   private gen = 0;
   private readonly now: () => number;
 
   constructor(private readonly options: CacheOptions) {
     this.now = options.now ?? Date.now;
+    this.invalidated = new InvalidationLog(options.maxEntries);
   }
 
   /** Changes with every invalidation; pass it back to set(). */
@@ -112,9 +148,8 @@ export class PathCache {
 
   /** Whether `path` or a directory above it was invalidated after `generation`. */
   private changedSince(path: string, generation: number): boolean {
-    if (this.floor > generation) return true;
     for (let p = path; ; ) {
-      if ((this.invalidated.get(p) ?? 0) > generation) return true;
+      if (this.invalidated.at(p) > generation) return true;
       if (p === '/') return false;
       const i = p.lastIndexOf('/');
       p = i <= 0 ? '/' : p.slice(0, i);
@@ -124,15 +159,7 @@ export class PathCache {
   /** Forgets `path` and, unless it is known not to be a directory, every path below it. */
   invalidate(path: string): void {
     this.gen++;
-    this.invalidated.delete(path);
-    this.invalidated.set(path, this.gen);
-    if (this.invalidated.size > this.options.maxEntries) {
-      const oldest = this.invalidated.entries().next();
-      if (!oldest.done) {
-        this.invalidated.delete(oldest.value[0]);
-        this.floor = oldest.value[1];
-      }
-    }
+    this.invalidated.mark(path, this.gen);
     const e = this.map.get(path);
     this.drop(path);
     if (e && e.type !== undefined && e.type !== 'dir') return;
@@ -145,8 +172,7 @@ export class PathCache {
     this.gen++;
     this.map.clear();
     this.below.clear();
-    this.invalidated.clear();
-    this.floor = this.gen;
+    this.invalidated.clear(this.gen);
   }
 
   private drop(path: string): void {
@@ -175,13 +201,12 @@ export class AttrCache {
   private readonly map = new Map<number, AttrEntry>();
   private readonly now: () => number;
   private seq = 0;
-  /** The stamp of each inode's last invalidation (the newest MAX entries). */
-  private readonly invalidated = new Map<number, number>();
-  /** At least the stamp of any invalidation no longer in `invalidated`. */
-  private floor = 0;
+  /** The stamp of each inode's last invalidation. */
+  private readonly invalidated: InvalidationLog<number>;
 
   constructor(private readonly options: CacheOptions) {
     this.now = options.now ?? Date.now;
+    this.invalidated = new InvalidationLog(options.maxEntries);
   }
 
   get size(): number {
@@ -195,7 +220,7 @@ export class AttrCache {
 
   /** Whether `ino` was invalidated after `since` (a stamp()). */
   changedSince(ino: number, since: number): boolean {
-    return (this.invalidated.get(ino) ?? this.floor) > since;
+    return this.invalidated.at(ino) > since;
   }
 
   get(ino: number): Attr | undefined {
@@ -221,24 +246,12 @@ export class AttrCache {
 
   invalidate(ino: number): void {
     this.map.delete(ino);
-    // An inode invalidated again keeps its place in the eviction order (a
-    // directory changed by every create would otherwise churn the map): the
-    // floor an eviction sets can then only be higher, which is safe.
-    const again = this.invalidated.has(ino);
-    this.invalidated.set(ino, ++this.seq);
-    if (!again && this.invalidated.size > this.options.maxEntries) {
-      const oldest = this.invalidated.entries().next();
-      if (!oldest.done) {
-        this.invalidated.delete(oldest.value[0]);
-        this.floor = Math.max(this.floor, oldest.value[1]);
-      }
-    }
+    this.invalidated.mark(ino, ++this.seq);
   }
 
   clear(): void {
     this.map.clear();
-    this.floor = ++this.seq;
-    this.invalidated.clear();
+    this.invalidated.clear(++this.seq);
   }
 }
 

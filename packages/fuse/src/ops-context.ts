@@ -44,19 +44,12 @@ export function once<A extends unknown[]>(cb: (result: number, ...rest: A) => vo
   };
 }
 
-/** Counts a call answered at once from the caches (no identity, no promise: see getattr). */
-export function countHit(ctx: OpsContext, op: string): void {
+/** Counts a call answered at once from the caches (no identity, no promise: see getattr); `failed`: with an error (a name known missing). */
+export function countHit(ctx: OpsContext, op: string, failed = false): void {
   let c = ctx.counters.get(op);
   if (!c) ctx.counters.set(op, (c = { calls: 0, errors: 0, totalMs: 0 }));
   c.calls++;
-}
-
-/** Counts a call answered at once with a failure (a name known missing). */
-export function countMiss(ctx: OpsContext, op: string): void {
-  let c = ctx.counters.get(op);
-  if (!c) ctx.counters.set(op, (c = { calls: 0, errors: 0, totalMs: 0 }));
-  c.calls++;
-  c.errors++;
+  if (failed) c.errors++;
 }
 
 /**

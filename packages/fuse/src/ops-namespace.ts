@@ -16,7 +16,7 @@ import { splitPath } from './cache.js';
 import { entryStat, timeSpec, toStat, toStatfs, type Attr } from './convert.js';
 import type { FuseOperations, FuseStat } from './native.js';
 import { ENOENT } from './errno.js';
-import { countHit, countMiss, once, run, type OpsContext } from './ops-context.js';
+import { countHit, once, run, type OpsContext } from './ops-context.js';
 import { as } from './resolver.js';
 
 /** Entries per readdirplus page (the RPC's maximum). */
@@ -72,7 +72,7 @@ export function namespaceOperations(ctx: OpsContext): FuseOperations {
       }
       // The kernel's lookup before a create, of a name a recent complete listing lacks.
       if (known === undefined && r.absent(path)) {
-        countMiss(ctx, 'getattr');
+        countHit(ctx, 'getattr', true);
         cb(-ENOENT);
         return;
       }
